@@ -1,0 +1,95 @@
+"""The `rolegate` command line."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from .policy import PolicyKind, validate_policy
+from .policy.corpus import CorpusError, load_corpus, run_corpus
+
+__all__ = ["main"]
+
+_EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "policy"
+
+
+@click.group()
+@click.version_option(package_name="rolegate")
+def main() -> None:
+    """rolegate: AWS-compatible IAM + STS with a policy engine that enforces."""
+
+
+@main.group()
+def policy() -> None:
+    """Work with IAM policy documents."""
+
+
+@policy.command("test")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--verbose", "-v", is_flag=True, help="Print every case, not only failures.")
+def policy_test(files: tuple[Path, ...], verbose: bool) -> None:
+    """Run corpus FILES of (policies, request, expected decision) cases."""
+    passed = failed = 0
+    for path in files:
+        try:
+            cases = load_corpus(path)
+        except CorpusError as error:
+            click.echo(f"error: {error}", err=True)
+            sys.exit(2)
+        for result in run_corpus(cases):
+            if result.passed:
+                passed += 1
+                if verbose:
+                    click.echo(f"ok   {result.case.name}")
+                continue
+            failed += 1
+            expected = result.case.expect.value if result.case.expect else "?"
+            click.echo(f"FAIL {path}: {result.case.name}")
+            click.echo(f"     expected {expected}, got {result.decision.effect.value}")
+            click.echo(f"     {result.decision.explain()}")
+    click.echo(f"{passed} passed, {failed} failed")
+    sys.exit(1 if failed else 0)
+
+
+@policy.command("check")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option(
+    "--kind",
+    type=click.Choice([kind.value for kind in PolicyKind]),
+    default=PolicyKind.IDENTITY.value,
+    show_default=True,
+    help="Where the policy is attached: it decides which elements are allowed.",
+)
+def policy_check(file: Path, kind: str) -> None:
+    """Validate one policy document FILE and print its errors with their locations."""
+    try:
+        source = file.read_bytes()
+    except OSError as error:
+        click.echo(f"error: cannot read {file}: {error.strerror}", err=True)
+        sys.exit(2)
+    issues = validate_policy(source, PolicyKind(kind))
+    if not issues:
+        click.echo(f"{file}: valid {kind} policy")
+        return
+    for issue in issues:
+        click.echo(f"{file}: {issue.code}: {issue}")
+    sys.exit(1)
+
+
+@main.command()
+def demo() -> None:
+    """Show the policy engine on the shipped examples (the server comes with the IAM issue)."""
+    examples = sorted(_EXAMPLES.glob("*.json")) if _EXAMPLES.is_dir() else []
+    corpus = [path for path in examples if path.name.endswith(".corpus.json")]
+    documents = [path for path in examples if path not in corpus]
+    for path in documents:
+        kind = "trust" if "trust" in path.name else "identity"
+        issues = validate_policy(path.read_bytes(), PolicyKind(kind))
+        status = "valid" if not issues else "; ".join(str(issue) for issue in issues)
+        click.echo(f"{path.name} ({kind}): {status}")
+    for path in corpus:
+        for result in run_corpus(load_corpus(path)):
+            mark = "ok  " if result.passed else "FAIL"
+            click.echo(f"{mark} {result.case.name}: {result.decision.explain()}")

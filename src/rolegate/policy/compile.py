@@ -1,0 +1,189 @@
+"""Compile parsed policies into matchers, indexed by action, built once and reused."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from enum import IntEnum
+from functools import lru_cache
+from typing import Final
+
+from .conditions import CompiledCondition, parse_operator
+from .model import Policy, PolicyKind, PrincipalSpec, Statement, StatementEffect, StatementRef
+from .patterns import Context, Glob, Template
+from .request import Principal, PrincipalType, Request
+
+__all__ = [
+    "CompiledStatement",
+    "PrincipalMatch",
+    "StatementIndex",
+    "compile_policy",
+]
+
+_ACTION_CACHE_LIMIT: Final = 8192
+
+
+class PrincipalMatch(IntEnum):
+    """How strongly a Principal element names the caller (stronger grants more)."""
+
+    NONE = 0
+    ACCOUNT = 1
+    ROLE = 2
+    WILDCARD = 3
+    DIRECT = 4
+
+
+class _PrincipalMatcher:
+    __slots__ = ("accounts", "everyone", "names")
+
+    def __init__(self, spec: PrincipalSpec) -> None:
+        self.everyone = spec.everyone
+        accounts: set[str] = set()
+        names: set[str] = set()
+        for principal_type, values in spec.values.items():
+            for value in values:
+                if principal_type == "AWS" and value.isdigit():
+                    accounts.add(value)
+                elif principal_type == "AWS" and value.endswith(":root"):
+                    accounts.add(value.split(":")[4])
+                else:
+                    names.add(value)
+        self.accounts = frozenset(accounts)
+        self.names = frozenset(names)
+
+    def strength(self, principal: Principal) -> PrincipalMatch:
+        if not self.names.isdisjoint(principal.direct_identities):
+            return PrincipalMatch.DIRECT
+        if self.everyone:
+            return PrincipalMatch.WILDCARD
+        if not self.names.isdisjoint(principal.role_identities):
+            return PrincipalMatch.ROLE
+        if principal.account is not None and principal.account in self.accounts:
+            return PrincipalMatch.ACCOUNT
+        return PrincipalMatch.NONE
+
+    def excludes(self, principal: Principal) -> bool:
+        """NotPrincipal: true only when every identity layer of the caller is listed."""
+        if self.everyone:
+            return True
+        if principal.type is PrincipalType.ANONYMOUS:
+            return False
+        if principal.direct_identities and self.names.isdisjoint(principal.direct_identities):
+            return False
+        if principal.role_identities and self.names.isdisjoint(principal.role_identities):
+            return False
+        return principal.account is None or principal.account in self.accounts
+
+
+class CompiledStatement:
+    """A statement with its patterns and conditions compiled."""
+
+    __slots__ = (
+        "_actions",
+        "_conditions",
+        "_not_principal",
+        "_principal",
+        "_resources",
+        "action_negated",
+        "is_deny",
+        "kind",
+        "ref",
+        "resource_negated",
+    )
+
+    def __init__(self, statement: Statement, variables: bool) -> None:
+        self.ref: StatementRef = statement.ref
+        self.kind: PolicyKind = statement.ref.kind
+        self.is_deny = statement.effect is StatementEffect.DENY
+        self.action_negated = statement.actions is None
+        action_values = statement.actions or statement.not_actions or ()
+        self._actions = tuple(Glob(action, fold_case=True) for action in action_values)
+        self.resource_negated = statement.resources is None and statement.not_resources is not None
+        resource_values = statement.resources or statement.not_resources
+        self._resources: tuple[Template, ...] | None = (
+            None
+            if resource_values is None
+            else tuple(
+                Template(resource, variables=variables, wildcards=True)
+                for resource in resource_values
+            )
+        )
+        self._principal = (
+            _PrincipalMatcher(statement.principal) if statement.principal is not None else None
+        )
+        self._not_principal = (
+            _PrincipalMatcher(statement.not_principal)
+            if statement.not_principal is not None
+            else None
+        )
+        conditions: list[CompiledCondition] = []
+        for entry in statement.conditions:
+            spec = parse_operator(entry.operator)
+            if isinstance(spec, str):  # validated before; unreachable for parsed policies
+                raise ValueError(spec)
+            conditions.append(CompiledCondition(spec, entry.key, entry.values, variables))
+        self._conditions = tuple(conditions)
+
+    def matches_action(self, action_key: str) -> bool:
+        hit = any(glob.matches(action_key) for glob in self._actions)
+        return hit != self.action_negated
+
+    def principal_strength(self, principal: Principal) -> PrincipalMatch:
+        if self._principal is not None:
+            return self._principal.strength(principal)
+        if self._not_principal is not None:
+            if self._not_principal.excludes(principal):
+                return PrincipalMatch.NONE
+            return PrincipalMatch.WILDCARD
+        return PrincipalMatch.DIRECT
+
+    def applies(self, request: Request, context: Context) -> PrincipalMatch:
+        """How this statement applies to the request (its action already matched)."""
+        strength = self.principal_strength(request.principal)
+        if strength is PrincipalMatch.NONE:
+            return strength
+        if self._resources is not None:
+            resource = request.resource
+            hit = any(template.matches(resource, context) for template in self._resources)
+            if hit == self.resource_negated:
+                return PrincipalMatch.NONE
+        for condition in self._conditions:
+            if not condition.matches(context):
+                return PrincipalMatch.NONE
+        return strength
+
+
+@lru_cache(maxsize=8192)
+def compile_policy(policy: Policy) -> tuple[CompiledStatement, ...]:
+    """Compiled statements of a policy; cached per Policy object."""
+    variables = policy.variables_enabled
+    return tuple(CompiledStatement(statement, variables) for statement in policy.statements)
+
+
+class StatementIndex:
+    """The statements of one or more policies of one kind, indexed by action.
+
+    The first request for an action scans the statements once; afterwards the statements
+    whose Action/NotAction match it come from a dictionary, so evaluation cost does not grow
+    with the number of statements that cannot apply.
+    """
+
+    __slots__ = ("_by_action", "statements")
+
+    def __init__(self, policies: Iterable[Policy]) -> None:
+        statements: list[CompiledStatement] = []
+        for policy in policies:
+            statements.extend(compile_policy(policy))
+        self.statements: Sequence[CompiledStatement] = tuple(statements)
+        self._by_action: dict[str, tuple[CompiledStatement, ...]] = {}
+
+    def for_action(self, action_key: str) -> tuple[CompiledStatement, ...]:
+        found = self._by_action.get(action_key)
+        if found is None:
+            found = tuple(s for s in self.statements if s.matches_action(action_key))
+            if len(self._by_action) >= _ACTION_CACHE_LIMIT:
+                self._by_action.clear()
+            self._by_action[action_key] = found
+        return found
+
+    def __len__(self) -> int:
+        return len(self.statements)

@@ -1,0 +1,328 @@
+"""Condition operators: parsing of operator names and compilation of condition blocks.
+
+Every operator is compiled into a `ValueTest` (does one request value satisfy the operator
+against the policy values?). Set qualifiers, `IfExists`, negation and the absent-key rules
+are applied uniformly on top, so each rule lives in exactly one place.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import ipaddress
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from enum import Enum
+from typing import Final
+
+from .patterns import Context, Template
+
+__all__ = [
+    "OPERATOR_FAMILIES",
+    "CompiledCondition",
+    "OperatorSpec",
+    "SetQualifier",
+    "compile_condition",
+    "parse_epoch",
+    "parse_operator",
+]
+
+ValueTest = Callable[[str, Context], bool]
+
+
+class SetQualifier(Enum):
+    NONE = "none"
+    FOR_ALL_VALUES = "ForAllValues"
+    FOR_ANY_VALUE = "ForAnyValue"
+
+
+@dataclass(frozen=True, slots=True)
+class OperatorSpec:
+    """A parsed operator name such as `ForAnyValue:StringNotLikeIfExists`."""
+
+    name: str
+    base: str
+    qualifier: SetQualifier
+    if_exists: bool
+    negated: bool
+    family: str
+
+
+# base operator -> (family, negated, positive counterpart)
+_BASE_OPERATORS: Final[dict[str, tuple[str, bool, str]]] = {
+    "StringEquals": ("String", False, "StringEquals"),
+    "StringNotEquals": ("String", True, "StringEquals"),
+    "StringEqualsIgnoreCase": ("String", False, "StringEqualsIgnoreCase"),
+    "StringNotEqualsIgnoreCase": ("String", True, "StringEqualsIgnoreCase"),
+    "StringLike": ("String", False, "StringLike"),
+    "StringNotLike": ("String", True, "StringLike"),
+    "NumericEquals": ("Numeric", False, "NumericEquals"),
+    "NumericNotEquals": ("Numeric", True, "NumericEquals"),
+    "NumericLessThan": ("Numeric", False, "NumericLessThan"),
+    "NumericLessThanEquals": ("Numeric", False, "NumericLessThanEquals"),
+    "NumericGreaterThan": ("Numeric", False, "NumericGreaterThan"),
+    "NumericGreaterThanEquals": ("Numeric", False, "NumericGreaterThanEquals"),
+    "DateEquals": ("Date", False, "DateEquals"),
+    "DateNotEquals": ("Date", True, "DateEquals"),
+    "DateLessThan": ("Date", False, "DateLessThan"),
+    "DateLessThanEquals": ("Date", False, "DateLessThanEquals"),
+    "DateGreaterThan": ("Date", False, "DateGreaterThan"),
+    "DateGreaterThanEquals": ("Date", False, "DateGreaterThanEquals"),
+    "Bool": ("Bool", False, "Bool"),
+    "BinaryEquals": ("Binary", False, "BinaryEquals"),
+    "IpAddress": ("Ip", False, "IpAddress"),
+    "NotIpAddress": ("Ip", True, "IpAddress"),
+    "ArnEquals": ("Arn", False, "ArnLike"),
+    "ArnLike": ("Arn", False, "ArnLike"),
+    "ArnNotEquals": ("Arn", True, "ArnLike"),
+    "ArnNotLike": ("Arn", True, "ArnLike"),
+    "Null": ("Null", False, "Null"),
+}
+
+OPERATOR_FAMILIES: Final = frozenset(family for family, _, _ in _BASE_OPERATORS.values())
+_VARIABLE_FAMILIES: Final = frozenset({"String", "Arn", "Bool"})
+
+
+def parse_operator(name: str) -> OperatorSpec | str:
+    """Parse an operator name; return an error message when it is not one."""
+    qualifier = SetQualifier.NONE
+    rest = name
+    for candidate in (SetQualifier.FOR_ALL_VALUES, SetQualifier.FOR_ANY_VALUE):
+        prefix = candidate.value + ":"
+        if rest.startswith(prefix):
+            qualifier = candidate
+            rest = rest[len(prefix) :]
+            break
+    if_exists = rest.endswith("IfExists")
+    base = rest[: -len("IfExists")] if if_exists else rest
+    if base not in _BASE_OPERATORS:
+        return f"Invalid Condition type : {name}"
+    family, negated, _ = _BASE_OPERATORS[base]
+    if family == "Null" and (if_exists or qualifier is not SetQualifier.NONE):
+        return f"Invalid Condition type : {name} (Null takes no IfExists or set qualifier)"
+    return OperatorSpec(name, base, qualifier, if_exists, negated, family)
+
+
+# ---------------------------------------------------------------- value parsing
+
+
+def _parse_decimal(text: str) -> Decimal | None:
+    try:
+        value = Decimal(text.strip())
+    except InvalidOperation:
+        return None
+    return value if value.is_finite() else None
+
+
+def parse_epoch(text: str) -> float | None:
+    """Seconds since the epoch for an ISO 8601 date/date-time or an epoch-seconds string."""
+    stripped = text.strip()
+    if not stripped:
+        return None
+    if stripped.lstrip("-").isdigit():
+        return float(int(stripped))
+    candidate = stripped[:-1] + "+00:00" if stripped[-1] in "Zz" else stripped
+    try:
+        moment = datetime.fromisoformat(candidate)
+    except ValueError:
+        try:
+            number = float(stripped)
+        except ValueError:
+            return None
+        return number if math.isfinite(number) else None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
+
+
+def _decode_base64(text: str) -> bytes | None:
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
+_IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def _parse_network(text: str) -> _IpNetwork | None:
+    try:
+        return ipaddress.ip_network(text.strip(), strict=False)
+    except ValueError:
+        return None
+
+
+def _split_arn(text: str) -> list[str] | None:
+    fields = text.split(":", 5)
+    return fields if len(fields) == 6 else None
+
+
+# ---------------------------------------------------------------- value tests
+
+_ORDERINGS: Final[dict[str, Callable[[Decimal | float, Decimal | float], bool]]] = {
+    "Equals": lambda request, policy: request == policy,
+    "LessThan": lambda request, policy: request < policy,
+    "LessThanEquals": lambda request, policy: request <= policy,
+    "GreaterThan": lambda request, policy: request > policy,
+    "GreaterThanEquals": lambda request, policy: request >= policy,
+}
+
+
+def _ordering_for(positive: str, family: str) -> Callable[[Decimal | float, Decimal | float], bool]:
+    return _ORDERINGS[positive[len(family) :]]
+
+
+def _string_test(positive: str, templates: Sequence[Template]) -> ValueTest:
+    if positive == "StringEqualsIgnoreCase":
+        if not any(template.has_variables for template in templates):
+            folded = frozenset(template.source.casefold() for template in templates)
+            return lambda value, context: value.casefold() in folded
+
+        def ignore_case(value: str, context: Context) -> bool:
+            folded_value = value.casefold()
+            for template in templates:
+                resolved = template.resolve(context)
+                if resolved is not None and resolved.casefold() == folded_value:
+                    return True
+            return False
+
+        return ignore_case
+    if positive == "StringEquals" and not any(t.has_variables for t in templates):
+        exact = frozenset(template.source for template in templates)
+        return lambda value, context: value in exact
+    return lambda value, context: any(t.matches(value, context) for t in templates)
+
+
+def _compile_value_test(
+    spec: OperatorSpec, raw_values: Sequence[str], variables: bool
+) -> ValueTest:
+    _, _, positive = _BASE_OPERATORS[spec.base]
+    family = spec.family
+    use_variables = variables and family in _VARIABLE_FAMILIES
+    if family == "String":
+        like = positive == "StringLike"
+        templates = [Template(v, variables=use_variables, wildcards=like) for v in raw_values]
+        return _string_test(positive, templates)
+    if family == "Numeric":
+        numbers = [n for n in (_parse_decimal(v) for v in raw_values) if n is not None]
+        numeric_order = _ordering_for(positive, family)
+
+        def numeric(value: str, context: Context) -> bool:
+            number = _parse_decimal(value)
+            return number is not None and any(numeric_order(number, n) for n in numbers)
+
+        return numeric
+    if family == "Date":
+        moments = [m for m in (parse_epoch(v) for v in raw_values) if m is not None]
+        date_order = _ordering_for(positive, family)
+
+        def date(value: str, context: Context) -> bool:
+            moment = parse_epoch(value)
+            return moment is not None and any(date_order(moment, m) for m in moments)
+
+        return date
+    if family == "Bool":
+        templates = [Template(v, variables=use_variables, wildcards=False) for v in raw_values]
+
+        def boolean(value: str, context: Context) -> bool:
+            folded = value.lower()
+            if folded not in ("true", "false"):
+                return False
+            for template in templates:
+                resolved = template.resolve(context)
+                if resolved is not None and resolved.lower() == folded:
+                    return True
+            return False
+
+        return boolean
+    if family == "Binary":
+        blobs = [b for b in (_decode_base64(v) for v in raw_values) if b is not None]
+        return lambda value, context: _decode_base64(value) in blobs
+    if family == "Ip":
+        networks = [n for n in (_parse_network(v) for v in raw_values) if n is not None]
+
+        def ip(value: str, context: Context) -> bool:
+            try:
+                address = ipaddress.ip_address(value.strip())
+            except ValueError:
+                return False
+            return any(address in network for network in networks)
+
+        return ip
+    if family == "Arn":
+        patterns: list[list[Template]] = []
+        for raw in raw_values:
+            fields = _split_arn(raw)
+            if fields is not None:
+                patterns.append(
+                    [Template(f, variables=use_variables, wildcards=True) for f in fields]
+                )
+
+        def arn(value: str, context: Context) -> bool:
+            fields = _split_arn(value)
+            if fields is None:
+                return False
+            return any(
+                all(t.matches(field, context) for t, field in zip(pattern, fields, strict=True))
+                for pattern in patterns
+            )
+
+        return arn
+    raise AssertionError(f"unhandled operator family {family}")
+
+
+# ---------------------------------------------------------------- one condition
+
+
+class CompiledCondition:
+    """One (operator, key, values) triple of a Condition block."""
+
+    __slots__ = ("_test", "key", "spec", "values")
+
+    def __init__(self, spec: OperatorSpec, key: str, values: Sequence[str], variables: bool):
+        self.spec = spec
+        self.key = key.lower()
+        self.values = tuple(values)
+        self._test: ValueTest | None = None
+        if spec.family != "Null":
+            self._test = _compile_value_test(spec, self.values, variables)
+
+    def matches(self, context: Context) -> bool:
+        present = context.get(self.key)
+        spec = self.spec
+        if self._test is None:  # Null
+            want_absent = {v.lower() for v in self.values}
+            return ("true" in want_absent and not present) or (
+                "false" in want_absent and bool(present)
+            )
+        test = self._test
+        if not present:
+            if spec.if_exists:
+                return True
+            if spec.qualifier is SetQualifier.FOR_ALL_VALUES:
+                return True
+            if spec.qualifier is SetQualifier.FOR_ANY_VALUE:
+                return False
+            return spec.negated
+        if spec.qualifier is SetQualifier.FOR_ALL_VALUES:
+            if spec.negated:
+                return all(not test(value, context) for value in present)
+            return all(test(value, context) for value in present)
+        if spec.qualifier is SetQualifier.FOR_ANY_VALUE:
+            if spec.negated:
+                return any(not test(value, context) for value in present)
+            return any(test(value, context) for value in present)
+        matched = any(test(value, context) for value in present)
+        return not matched if spec.negated else matched
+
+    def __repr__(self) -> str:
+        return f"CompiledCondition({self.spec.name}, {self.key!r}, {self.values!r})"
+
+
+def compile_condition(
+    spec: OperatorSpec, key: str, values: Sequence[str], *, variables: bool
+) -> CompiledCondition:
+    return CompiledCondition(spec, key, values, variables)

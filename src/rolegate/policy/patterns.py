@@ -1,0 +1,248 @@
+"""Wildcard patterns (`*` any run, `?` one character) and policy-variable templates.
+
+A pattern is compiled once into the cheapest matcher that fits it (equality, prefix, suffix,
+or a regular expression compiled at policy-compile time). Templates that hold policy
+variables are resolved per request and then matched by a small glob matcher that needs no
+regular expression, so evaluation never compiles anything.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Final
+
+__all__ = [
+    "QMARK",
+    "STAR",
+    "Context",
+    "Glob",
+    "Template",
+    "Token",
+    "Variable",
+    "glob_tokens_match",
+    "parse_template",
+]
+
+Context = Mapping[str, tuple[str, ...]]
+
+
+class _Wildcard:
+    __slots__ = ("symbol",)
+
+    def __init__(self, symbol: str) -> None:
+        self.symbol = symbol
+
+    def __repr__(self) -> str:
+        return self.symbol
+
+
+STAR: Final = _Wildcard("*")
+QMARK: Final = _Wildcard("?")
+
+
+@dataclass(frozen=True, slots=True)
+class Variable:
+    """`${key}` or `${key, 'default'}`; `key` is lowercased (key names are case-insensitive)."""
+
+    key: str
+    default: str | None = None
+
+
+Token = str | _Wildcard | Variable
+
+_VARIABLE = re.compile(r"\$\{([^}]*)\}")
+_DEFAULT = re.compile(r"^\s*([^,\s][^,]*?)\s*,\s*'([^']*)'\s*$")
+_ESCAPES: Final = {"*": "*", "?": "?", "$": "$"}
+
+
+def parse_template(text: str, *, variables: bool, wildcards: bool) -> tuple[Token, ...]:
+    """Split `text` into literal runs, wildcards and variables.
+
+    `variables` is false under policy Version 2008-10-17 (then `${...}` is literal);
+    `wildcards` is false for operators that compare exactly.
+    """
+    tokens: list[Token] = []
+    literal: list[str] = []
+
+    def flush() -> None:
+        if literal:
+            tokens.append("".join(literal))
+            literal.clear()
+
+    def add_text(chunk: str) -> None:
+        if not wildcards:
+            literal.append(chunk)
+            return
+        for char in chunk:
+            if char == "*":
+                flush()
+                tokens.append(STAR)
+            elif char == "?":
+                flush()
+                tokens.append(QMARK)
+            else:
+                literal.append(char)
+
+    position = 0
+    if variables:
+        for found in _VARIABLE.finditer(text):
+            add_text(text[position : found.start()])
+            position = found.end()
+            body = found.group(1)
+            if body in _ESCAPES:
+                literal.append(_ESCAPES[body])
+                continue
+            with_default = _DEFAULT.match(body)
+            if with_default:
+                flush()
+                tokens.append(Variable(with_default.group(1).lower(), with_default.group(2)))
+            else:
+                flush()
+                tokens.append(Variable(body.strip().lower()))
+    add_text(text[position:])
+    flush()
+    return tuple(tokens)
+
+
+def _resolve(tokens: tuple[Token, ...], context: Context) -> list[str | _Wildcard] | None:
+    resolved: list[str | _Wildcard] = []
+    for token in tokens:
+        if isinstance(token, Variable):
+            values = context.get(token.key)
+            if values is not None and len(values) == 1:
+                resolved.append(values[0])
+            elif values is None and token.default is not None:
+                resolved.append(token.default)
+            else:
+                return None
+        else:
+            resolved.append(token)
+    return resolved
+
+
+def glob_tokens_match(tokens: list[str | _Wildcard], subject: str) -> bool:
+    """Match resolved tokens against `subject` without regular expressions.
+
+    Classic two-pointer glob matching with one backtrack point at the last star.
+    """
+    pattern: list[str | _Wildcard] = []
+    for token in tokens:
+        if isinstance(token, str):
+            pattern.extend(token)
+        else:
+            pattern.append(token)
+    p_index = s_index = 0
+    star_at = -1
+    star_subject = 0
+    length = len(subject)
+    while s_index < length:
+        if p_index < len(pattern):
+            item = pattern[p_index]
+            if item is STAR:
+                star_at = p_index
+                star_subject = s_index
+                p_index += 1
+                continue
+            if item is QMARK or item == subject[s_index]:
+                p_index += 1
+                s_index += 1
+                continue
+        if star_at < 0:
+            return False
+        star_subject += 1
+        s_index = star_subject
+        p_index = star_at + 1
+    while p_index < len(pattern) and pattern[p_index] is STAR:
+        p_index += 1
+    return p_index == len(pattern)
+
+
+def _constant_matcher(tokens: tuple[Token, ...]) -> Callable[[str], bool]:
+    """The fastest matcher for a template without variables."""
+    if not tokens:
+        return lambda subject: subject == ""
+    if all(isinstance(token, str) for token in tokens):
+        literal = "".join(str(token) for token in tokens)
+        return literal.__eq__
+    if len(tokens) == 1 and tokens[0] is STAR:
+        return lambda subject: True
+    last = tokens[-1]
+    head = tokens[:-1]
+    if last is STAR and all(isinstance(token, str) for token in head):
+        prefix = "".join(str(token) for token in head)
+        return lambda subject: subject.startswith(prefix)
+    first = tokens[0]
+    tail = tokens[1:]
+    if first is STAR and all(isinstance(token, str) for token in tail):
+        suffix = "".join(str(token) for token in tail)
+        return lambda subject: subject.endswith(suffix)
+    parts: list[str] = []
+    for token in tokens:
+        if token is STAR:
+            parts.append(".*")
+        elif token is QMARK:
+            parts.append(".")
+        else:
+            parts.append(re.escape(str(token)))
+    compiled = re.compile("".join(parts), re.DOTALL)
+    return lambda subject: compiled.fullmatch(subject) is not None
+
+
+class Template:
+    """A compiled string that may hold wildcards and policy variables."""
+
+    __slots__ = ("_match", "has_variables", "source", "tokens")
+
+    def __init__(
+        self,
+        source: str,
+        *,
+        variables: bool,
+        wildcards: bool,
+        fold_case: bool = False,
+    ) -> None:
+        self.source = source
+        text = source.lower() if fold_case else source
+        self.tokens = parse_template(text, variables=variables, wildcards=wildcards)
+        self.has_variables = any(isinstance(token, Variable) for token in self.tokens)
+        self._match: Callable[[str], bool] | None = (
+            None if self.has_variables else _constant_matcher(self.tokens)
+        )
+
+    def matches(self, subject: str, context: Context) -> bool:
+        """True when `subject` matches; an unresolved variable matches nothing."""
+        if self._match is not None:
+            return self._match(subject)
+        resolved = _resolve(self.tokens, context)
+        if resolved is None:
+            return False
+        return glob_tokens_match(resolved, subject)
+
+    def resolve(self, context: Context) -> str | None:
+        """The literal text with variables substituted (wildcards kept as text)."""
+        resolved = _resolve(self.tokens, context)
+        if resolved is None:
+            return None
+        return "".join(token if isinstance(token, str) else token.symbol for token in resolved)
+
+    def __repr__(self) -> str:
+        return f"Template({self.source!r})"
+
+
+class Glob:
+    """A wildcard pattern without variables (actions are matched with these)."""
+
+    __slots__ = ("_match", "source")
+
+    def __init__(self, source: str, *, fold_case: bool) -> None:
+        self.source = source
+        text = source.lower() if fold_case else source
+        self._match = _constant_matcher(parse_template(text, variables=False, wildcards=True))
+
+    def matches(self, subject: str) -> bool:
+        return self._match(subject)
+
+    def __repr__(self) -> str:
+        return f"Glob({self.source!r})"

@@ -1,0 +1,190 @@
+"""The request side of an authorization question: who asks, to do what, on which resource."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Final
+
+from .patterns import Context
+
+__all__ = [
+    "ContextValue",
+    "Principal",
+    "PrincipalType",
+    "Request",
+    "account_of_arn",
+    "normalize_context",
+]
+
+ContextValue = str | bool | int | float | Sequence[str | bool | int | float]
+
+_ACCOUNT_DIGITS: Final = 12
+
+
+class PrincipalType(Enum):
+    USER = "User"
+    ASSUMED_ROLE = "AssumedRole"
+    ACCOUNT = "Account"
+    FEDERATED_USER = "FederatedUser"
+    SERVICE = "Service"
+    ANONYMOUS = "Anonymous"
+
+
+def account_of_arn(arn: str) -> str | None:
+    """The 12-digit account field of an ARN, or None when it has none."""
+    fields = arn.split(":", 5)
+    if len(fields) == 6 and len(fields[4]) == _ACCOUNT_DIGITS and fields[4].isdigit():
+        return fields[4]
+    return None
+
+
+def _as_text(value: str | bool | int | float) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def normalize_context(context: Mapping[str, ContextValue]) -> dict[str, tuple[str, ...]]:
+    """Lowercase keys, turn every value into a tuple of strings, drop empty lists."""
+    normalized: dict[str, tuple[str, ...]] = {}
+    for key, value in context.items():
+        if isinstance(value, str | bool | int | float):
+            normalized[key.lower()] = (_as_text(value),)
+        else:
+            values = tuple(_as_text(item) for item in value)
+            if values:
+                normalized[key.lower()] = values
+    return normalized
+
+
+@dataclass(frozen=True, slots=True, init=False)
+class Principal:
+    """The authenticated caller, with the identities it can be matched by.
+
+    `identities` are the strings a Principal element can name to match it, each with the
+    strength of that match: a user is (its ARN, its unique id, its account); a role session is
+    (its session ARN, the role ARN, the role's unique id, its account); root is its account.
+    """
+
+    arn: str
+    type: PrincipalType
+    account: str | None
+    role_arn: str | None
+    unique_id: str | None
+    tags: Mapping[str, str]
+    direct_identities: frozenset[str]
+    role_identities: frozenset[str]
+    global_context: Mapping[str, tuple[str, ...]]
+
+    def __init__(
+        self,
+        arn: str,
+        *,
+        role_arn: str | None = None,
+        unique_id: str | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> None:
+        set_ = object.__setattr__
+        principal_type, account, name = _classify(arn)
+        tags = dict(tags or {})
+        direct: set[str] = set()
+        roles: set[str] = set()
+        context: dict[str, tuple[str, ...]] = {}
+        if principal_type is PrincipalType.ASSUMED_ROLE and account is not None:
+            role_name, _, session = name.partition("/")
+            if role_arn is None:
+                role_arn = f"arn:aws:iam::{account}:role/{role_name}"
+            direct.add(arn)
+            roles.add(role_arn)
+            if unique_id:
+                role_id = unique_id.partition(":")[0]
+                roles.add(role_id)
+                userid = unique_id if ":" in unique_id else f"{unique_id}:{session}"
+                context["aws:userid"] = (userid,)
+            context["aws:principalarn"] = (role_arn,)
+        elif principal_type is PrincipalType.USER:
+            direct.add(arn)
+            if unique_id:
+                direct.add(unique_id)
+                context["aws:userid"] = (unique_id,)
+            context["aws:principalarn"] = (arn,)
+            context["aws:username"] = (name.rsplit("/", 1)[-1],)
+        elif principal_type is PrincipalType.ACCOUNT and account is not None:
+            context["aws:principalarn"] = (arn,)
+            context["aws:userid"] = (account,)
+        elif principal_type is PrincipalType.FEDERATED_USER and account is not None:
+            direct.add(arn)
+            context["aws:principalarn"] = (arn,)
+            context["aws:userid"] = (f"{account}:{name}",)
+        elif principal_type is PrincipalType.SERVICE:
+            direct.add(arn)
+        else:
+            context["aws:userid"] = ("anonymous",)
+        if account is not None:
+            context["aws:principalaccount"] = (account,)
+        context["aws:principaltype"] = (principal_type.value,)
+        for tag_key, tag_value in tags.items():
+            context[f"aws:principaltag/{tag_key.lower()}"] = (tag_value,)
+        set_(self, "arn", arn)
+        set_(self, "type", principal_type)
+        set_(self, "account", account)
+        set_(self, "role_arn", role_arn)
+        set_(self, "unique_id", unique_id)
+        set_(self, "tags", tags)
+        set_(self, "direct_identities", frozenset(direct))
+        set_(self, "role_identities", frozenset(roles))
+        set_(self, "global_context", context)
+
+    @property
+    def is_root(self) -> bool:
+        return self.type is PrincipalType.ACCOUNT
+
+
+def _classify(arn: str) -> tuple[PrincipalType, str | None, str]:
+    """(type, account, resource part) of a principal ARN."""
+    if arn in ("*", "anonymous", ""):
+        return PrincipalType.ANONYMOUS, None, ""
+    fields = arn.split(":", 5)
+    if len(fields) != 6 or fields[0] != "arn":
+        return PrincipalType.SERVICE, None, arn
+    service, account, resource = fields[2], fields[4], fields[5]
+    if service == "iam" and resource == "root":
+        return PrincipalType.ACCOUNT, account, ""
+    if service == "iam" and resource.startswith("user/"):
+        return PrincipalType.USER, account, resource[len("user/") :]
+    if service == "sts" and resource.startswith("assumed-role/"):
+        return PrincipalType.ASSUMED_ROLE, account, resource[len("assumed-role/") :]
+    if service == "sts" and resource.startswith("federated-user/"):
+        return PrincipalType.FEDERATED_USER, account, resource[len("federated-user/") :]
+    return PrincipalType.SERVICE, account, resource
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """One authorization question. `context` keys are case-insensitive."""
+
+    principal: Principal
+    action: str
+    resource: str
+    context: Mapping[str, ContextValue] = field(default_factory=dict)
+    resource_account: str | None = None
+    action_key: str = field(init=False)
+    owner_account: str | None = field(init=False)
+    evaluation_context: Context = field(init=False)
+
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__
+        set_(self, "action_key", self.action.lower())
+        owner = self.resource_account or account_of_arn(self.resource) or self.principal.account
+        set_(self, "owner_account", owner)
+        merged = dict(self.principal.global_context)
+        if owner is not None:
+            merged["aws:resourceaccount"] = (owner,)
+        merged.update(normalize_context(self.context))
+        set_(self, "evaluation_context", merged)
+
+    @property
+    def same_account(self) -> bool:
+        return self.principal.account is not None and self.principal.account == self.owner_account
