@@ -14,7 +14,10 @@ from rolegate.policy.errors import LIMIT_EXCEEDED, MALFORMED_POLICY_DOCUMENT
 def _doc(**statement: Any) -> dict[str, Any]:
     base: dict[str, Any] = {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}
     base.update(statement)
-    return {"Version": "2012-10-17", "Statement": [{k: v for k, v in base.items() if v is not None}]}
+    return {
+        "Version": "2012-10-17",
+        "Statement": [{k: v for k, v in base.items() if v is not None}],
+    }
 
 
 def _issues(source: Any, kind: PolicyKind = PolicyKind.IDENTITY) -> list[tuple[str, str]]:
@@ -153,6 +156,8 @@ def test_principal_rules_by_kind() -> None:
         p == "/Statement/0/Principal/AWS" and "Invalid principal" in m
         for p, m in _issues(wildcard_user, PolicyKind.RESOURCE)
     )
+    group = _doc(Principal={"AWS": "arn:aws:iam::111122223333:group/Developers"})
+    assert any("Invalid principal" in m for _, m in _issues(group, PolicyKind.RESOURCE))
     bad_type = _doc(Principal={"Group": "x"})
     assert any("Invalid principal type" in m for _, m in _issues(bad_type, PolicyKind.RESOURCE))
     listed = _doc(Principal={"AWS": ["111122223333", "nonsense"]})

@@ -160,6 +160,24 @@ def _split_arn(text: str) -> list[str] | None:
     return fields if len(fields) == 6 else None
 
 
+def _split_arn_pattern(text: str, variables: bool) -> list[str] | None:
+    """Split a policy ARN into its six fields; colons inside `${...}` do not count."""
+    if not variables or "${" not in text:
+        return _split_arn(text)
+    fields: list[str] = []
+    start = depth = 0
+    for position, char in enumerate(text):
+        if char == "$" and text.startswith("${", position):
+            depth += 1
+        elif char == "}" and depth:
+            depth -= 1
+        elif char == ":" and not depth and len(fields) < 5:
+            fields.append(text[start:position])
+            start = position + 1
+    fields.append(text[start:])
+    return fields if len(fields) == 6 else None
+
+
 # ---------------------------------------------------------------- value tests
 
 _ORDERINGS: Final[dict[str, Callable[[Decimal | float, Decimal | float], bool]]] = {
@@ -255,7 +273,7 @@ def _compile_value_test(
     if family == "Arn":
         patterns: list[list[Template]] = []
         for raw in raw_values:
-            fields = _split_arn(raw)
+            fields = _split_arn_pattern(raw, use_variables)
             if fields is not None:
                 patterns.append(
                     [Template(f, variables=use_variables, wildcards=True) for f in fields]

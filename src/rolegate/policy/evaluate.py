@@ -57,7 +57,9 @@ class Decision:
     def aws_reason(self, action: str) -> str:
         """The tail AWS appends to an AccessDenied message."""
         if self.effect is Effect.EXPLICIT_DENY and self.statements:
-            return f"with an explicit deny in a {self.statements[0].kind.label}"
+            label = self.statements[0].kind.label
+            article = "an" if label[0] in "aeiou" else "a"
+            return f"with an explicit deny in {article} {label}"
         if self.effect is Effect.IMPLICIT_DENY and self.reasons:
             return f"because {self.reasons[0].value} the {action} action"
         return ""
@@ -174,6 +176,12 @@ def evaluate(request: Request, policies: PolicySet) -> Decision:
     if not session_ok:
         caller_side_reasons.append(DenyReason.NO_SESSION_ALLOW)
     caller_allows = (identity.allows, boundary_allows, session_allows)
+
+    if principal.account is None:
+        # A service or anonymous caller has no caller side: the resource policy decides.
+        if resource_strength is PrincipalMatch.NONE:
+            return Decision(Effect.IMPLICIT_DENY, reasons=(DenyReason.NO_RESOURCE_ALLOW,))
+        return Decision(Effect.ALLOW, _refs(scp_allows, resource_allows))
 
     if request.same_account:
         if resource_strength >= PrincipalMatch.WILDCARD:

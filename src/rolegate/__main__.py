@@ -1,0 +1,3 @@
+from rolegate.cli import main
+
+main()
