@@ -138,12 +138,19 @@ class CompiledStatement:
 
     def applies(self, request: Request, context: Context) -> PrincipalMatch:
         """How this statement applies to the request (its action already matched)."""
-        strength = self.principal_strength(request.principal)
-        if strength is PrincipalMatch.NONE:
-            return strength
-        if self._resources is not None:
+        if self._principal is None and self._not_principal is None:
+            strength = PrincipalMatch.DIRECT
+        else:
+            strength = self.principal_strength(request.principal)
+            if strength is PrincipalMatch.NONE:
+                return strength
+        resources = self._resources
+        if resources is not None:
             resource = request.resource
-            hit = any(template.matches(resource, context) for template in self._resources)
+            if len(resources) == 1:
+                hit = resources[0].matches(resource, context)
+            else:
+                hit = any(template.matches(resource, context) for template in resources)
             if hit == self.resource_negated:
                 return PrincipalMatch.NONE
         for condition in self._conditions:

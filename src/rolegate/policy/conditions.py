@@ -244,6 +244,9 @@ def _compile_value_test(
         return date
     if family == "Bool":
         templates = [Template(v, variables=use_variables, wildcards=False) for v in raw_values]
+        if not any(template.has_variables for template in templates):
+            wanted = frozenset(v.lower() for v in raw_values) & {"true", "false"}
+            return lambda value, context: value.lower() in wanted
 
         def boolean(value: str, context: Context) -> bool:
             folded = value.lower()

@@ -116,18 +116,22 @@ class _Scan:
     __slots__ = ("allow_strength", "allows", "denies")
 
     def __init__(self, index: StatementIndex, request: Request, context: Context) -> None:
-        self.allows: list[CompiledStatement] = []
-        self.denies: list[CompiledStatement] = []
-        self.allow_strength = PrincipalMatch.NONE
+        allows: list[CompiledStatement] = []
+        denies: list[CompiledStatement] = []
+        best = PrincipalMatch.NONE
         for statement in index.for_action(request.action_key):
             strength = statement.applies(request, context)
-            if strength is PrincipalMatch.NONE:
+            if not strength:
                 continue
             if statement.is_deny:
-                self.denies.append(statement)
+                denies.append(statement)
             else:
-                self.allows.append(statement)
-                self.allow_strength = max(self.allow_strength, strength)
+                allows.append(statement)
+                if strength > best:
+                    best = strength
+        self.allows = allows
+        self.denies = denies
+        self.allow_strength = best
 
 
 def _refs(*groups: Sequence[CompiledStatement]) -> tuple[StatementRef, ...]:

@@ -190,10 +190,59 @@ def _constant_matcher(tokens: tuple[Token, ...]) -> Callable[[str], bool]:
     return lambda subject: compiled.fullmatch(subject) is not None
 
 
+def _star_groups_match(groups: list[str], subject: str) -> bool:
+    """Match `g0*g1*...*gn` (literal groups, no `?`) with string operations only."""
+    first = groups[0]
+    if len(groups) == 1:
+        return subject == first
+    last = groups[-1]
+    if not subject.startswith(first) or not subject.endswith(last):
+        return False
+    position = len(first)
+    end = len(subject) - len(last)
+    if end < position:
+        return False
+    for middle in groups[1:-1]:
+        found = subject.find(middle, position, end)
+        if found < 0:
+            return False
+        position = found + len(middle)
+    return True
+
+
+def _split_on_stars(tokens: tuple[Token, ...]) -> tuple[tuple[str | Variable, ...], ...] | None:
+    """Groups of literals and variables between stars; None when a `?` wildcard is present."""
+    groups: list[list[str | Variable]] = [[]]
+    for token in tokens:
+        if token is STAR:
+            groups.append([])
+        elif isinstance(token, str | Variable):
+            groups[-1].append(token)
+        else:
+            return None
+    return tuple(tuple(group) for group in groups)
+
+
+def _resolve_group(group: tuple[str | Variable, ...], context: Context) -> str | None:
+    parts: list[str] = []
+    for token in group:
+        if isinstance(token, str):
+            parts.append(token)
+            continue
+        values = context.get(token.key)
+        if values is not None and len(values) == 1:
+            parts.append(values[0])
+        elif values is None and token.default is not None:
+            parts.append(token.default)
+        else:
+            return None
+    return "".join(parts)
+
+
 class Template:
     """A compiled string that may hold wildcards and policy variables."""
 
-    __slots__ = ("_match", "has_variables", "source", "tokens")
+    __slots__ = ("_groups", "_match", "has_variables", "source", "tokens")
 
     def __init__(
         self,
@@ -210,11 +259,20 @@ class Template:
         self._match: Callable[[str], bool] | None = (
             None if self.has_variables else _constant_matcher(self.tokens)
         )
+        self._groups = _split_on_stars(self.tokens) if self.has_variables else None
 
     def matches(self, subject: str, context: Context) -> bool:
         """True when `subject` matches; an unresolved variable matches nothing."""
         if self._match is not None:
             return self._match(subject)
+        if self._groups is not None:
+            literal_groups: list[str] = []
+            for group in self._groups:
+                text = _resolve_group(group, context)
+                if text is None:
+                    return False
+                literal_groups.append(text)
+            return _star_groups_match(literal_groups, subject)
         resolved = _resolve(self.tokens, context)
         if resolved is None:
             return False
