@@ -434,9 +434,13 @@ class _RequestParser:
         required = set(shape.required_members)
         missing: list[str] = []
         for name, member in shape.members.items():
-            key = _member_key(member, name)
+            child, key = None, ""
+            for key in _member_keys(member, name):
+                child = node.children.get(key)
+                if child is not None:
+                    break
             mpath, mwire = _member_path(path, name), f"{wire}.{key}" if wire else key
-            value = self.parse(member, node.children.get(key), mpath, mwire, depth + 1)
+            value = self.parse(member, child, mpath, mwire, depth + 1)
             if value is _MISSING:
                 if name in required:
                     missing.append(mpath)
@@ -510,14 +514,21 @@ def _unique(messages: Any) -> list[str]:
     return list(seen)
 
 
-def _member_key(member: Shape, member_name: str) -> str:
-    """The form key of a structure member (botocore's serializer naming, flattened lists too)."""
+def _member_keys(member: Shape, member_name: str) -> tuple[str, ...]:
+    """The form key(s) of a structure member.
+
+    A flattened list whose list member has its own ``locationName`` is written by botocore
+    under that *member* name (``item.1``, its ``QuerySerializer`` replaces the last key part),
+    while the Smithy awsQuery spec (and other SDKs) keep the structure member's name
+    (``Hi.1``): both are accepted, botocore's first.
+    """
     serialization: Mapping[str, Any] = member.serialization
+    own = str(serialization.get("name", member_name))
     if member.type_name == "list" and serialization.get("flattened"):
         element_name = member.member.serialization.get("name")
-        if element_name:
-            return str(element_name)
-    return str(serialization.get("name", member_name))
+        if element_name and element_name != own:
+            return (str(element_name), own)
+    return (own,)
 
 
 # --------------------------------------------------------------------------- entry point

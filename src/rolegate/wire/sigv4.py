@@ -198,9 +198,7 @@ class ContentSHA256Mismatch(SigV4Error):
 
     code = "XAmzContentSHA256Mismatch"
     http_status = 400
-    default_message = (
-        "The provided 'x-amz-content-sha256' header does not match what was computed."
-    )
+    default_message = "The provided 'x-amz-content-sha256' header does not match what was computed."
 
 
 # --------------------------------------------------------------------------------------------
