@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from enum import IntEnum
 from functools import lru_cache
 from typing import Final
@@ -32,6 +32,14 @@ class PrincipalMatch(IntEnum):
     DIRECT = 4
 
 
+# Plain ints for the hot path: enum member lookups cost more than the work around them.
+_NONE: Final = int(PrincipalMatch.NONE)
+_ACCOUNT: Final = int(PrincipalMatch.ACCOUNT)
+_ROLE: Final = int(PrincipalMatch.ROLE)
+_WILDCARD: Final = int(PrincipalMatch.WILDCARD)
+_DIRECT: Final = int(PrincipalMatch.DIRECT)
+
+
 class _PrincipalMatcher:
     __slots__ = ("accounts", "everyone", "names")
 
@@ -50,16 +58,16 @@ class _PrincipalMatcher:
         self.accounts = frozenset(accounts)
         self.names = frozenset(names)
 
-    def strength(self, principal: Principal) -> PrincipalMatch:
+    def strength(self, principal: Principal) -> int:
         if not self.names.isdisjoint(principal.direct_identities):
-            return PrincipalMatch.DIRECT
+            return _DIRECT
         if self.everyone:
-            return PrincipalMatch.WILDCARD
+            return _WILDCARD
         if not self.names.isdisjoint(principal.role_identities):
-            return PrincipalMatch.ROLE
+            return _ROLE
         if principal.account is not None and principal.account in self.accounts:
-            return PrincipalMatch.ACCOUNT
-        return PrincipalMatch.NONE
+            return _ACCOUNT
+        return _NONE
 
     def excludes(self, principal: Principal) -> bool:
         """NotPrincipal: true only when every identity layer of the caller is listed."""
@@ -80,8 +88,10 @@ class CompiledStatement:
     __slots__ = (
         "_actions",
         "_conditions",
+        "_needs_principal",
         "_not_principal",
         "_principal",
+        "_resource_applies",
         "_resources",
         "action_negated",
         "is_deny",
@@ -107,6 +117,7 @@ class CompiledStatement:
                 for resource in resource_values
             )
         )
+        self._resource_applies = _resource_test(self._resources, self.resource_negated)
         self._principal = (
             _PrincipalMatcher(statement.principal) if statement.principal is not None else None
         )
@@ -122,41 +133,57 @@ class CompiledStatement:
                 raise ValueError(spec)
             conditions.append(CompiledCondition(spec, entry.key, entry.values, variables))
         self._conditions = tuple(conditions)
+        self._needs_principal = self._principal is not None or self._not_principal is not None
 
     def matches_action(self, action_key: str) -> bool:
         hit = any(glob.matches(action_key) for glob in self._actions)
         return hit != self.action_negated
 
-    def principal_strength(self, principal: Principal) -> PrincipalMatch:
+    def principal_strength(self, principal: Principal) -> int:
+        """A `PrincipalMatch` value (as a plain int) for this statement and caller."""
         if self._principal is not None:
             return self._principal.strength(principal)
         if self._not_principal is not None:
-            if self._not_principal.excludes(principal):
-                return PrincipalMatch.NONE
-            return PrincipalMatch.WILDCARD
-        return PrincipalMatch.DIRECT
+            return _NONE if self._not_principal.excludes(principal) else _WILDCARD
+        return _DIRECT
 
-    def applies(self, request: Request, context: Context) -> PrincipalMatch:
-        """How this statement applies to the request (its action already matched)."""
-        if self._principal is None and self._not_principal is None:
-            strength = PrincipalMatch.DIRECT
-        else:
+    def applies(self, request: Request, context: Context) -> int:
+        """How this statement applies (a `PrincipalMatch` value; 0 when it does not)."""
+        if self._needs_principal:
             strength = self.principal_strength(request.principal)
-            if strength is PrincipalMatch.NONE:
-                return strength
-        resources = self._resources
-        if resources is not None:
-            resource = request.resource
-            if len(resources) == 1:
-                hit = resources[0].matches(resource, context)
-            else:
-                hit = any(template.matches(resource, context) for template in resources)
-            if hit == self.resource_negated:
-                return PrincipalMatch.NONE
+            if not strength:
+                return _NONE
+        else:
+            strength = _DIRECT
+        resource_applies = self._resource_applies
+        if resource_applies is not None and not resource_applies(request.resource, context):
+            return _NONE
         for condition in self._conditions:
             if not condition.matches(context):
-                return PrincipalMatch.NONE
+                return _NONE
         return strength
+
+
+def _resource_test(
+    templates: tuple[Template, ...] | None, negated: bool
+) -> Callable[[str, Context], bool] | None:
+    """Whether a statement's Resource/NotResource lets it apply; None means always."""
+    if templates is None:
+        return None
+    constant = [template.constant_matcher for template in templates]
+    if all(match is not None for match in constant):
+        if any(template.source == "*" for template in templates):
+            return None if not negated else (lambda resource, context: False)
+        matchers = [match for match in constant if match is not None]
+        if len(matchers) == 1:
+            only = matchers[0]
+            if negated:
+                return lambda resource, context: not only(resource)
+            return lambda resource, context: only(resource)
+        return lambda resource, context: any(m(resource) for m in matchers) != negated
+    return lambda resource, context: (
+        any(template.matches(resource, context) for template in templates) != negated
+    )
 
 
 @lru_cache(maxsize=8192)

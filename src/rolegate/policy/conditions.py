@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from enum import Enum
+from functools import lru_cache
 from typing import Final
 
 from .patterns import Context, Template
@@ -109,6 +110,7 @@ def parse_operator(name: str) -> OperatorSpec | str:
 # ---------------------------------------------------------------- value parsing
 
 
+@lru_cache(maxsize=4096)
 def _parse_decimal(text: str) -> Decimal | None:
     try:
         value = Decimal(text.strip())
@@ -117,6 +119,7 @@ def _parse_decimal(text: str) -> Decimal | None:
     return value if value.is_finite() else None
 
 
+@lru_cache(maxsize=4096)
 def parse_epoch(text: str) -> float | None:
     """Seconds since the epoch for an ISO 8601 date/date-time or an epoch-seconds string."""
     stripped = text.strip()
@@ -151,6 +154,14 @@ _IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 def _parse_network(text: str) -> _IpNetwork | None:
     try:
         return ipaddress.ip_network(text.strip(), strict=False)
+    except ValueError:
+        return None
+
+
+@lru_cache(maxsize=4096)
+def _parse_address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(text.strip())
     except ValueError:
         return None
 
@@ -266,11 +277,8 @@ def _compile_value_test(
         networks = [n for n in (_parse_network(v) for v in raw_values) if n is not None]
 
         def ip(value: str, context: Context) -> bool:
-            try:
-                address = ipaddress.ip_address(value.strip())
-            except ValueError:
-                return False
-            return any(address in network for network in networks)
+            address = _parse_address(value)
+            return address is not None and any(address in network for network in networks)
 
         return ip
     if family == "Arn":
@@ -299,45 +307,65 @@ def _compile_value_test(
 
 
 class CompiledCondition:
-    """One (operator, key, values) triple of a Condition block."""
+    """One (operator, key, values) triple of a Condition block.
 
-    __slots__ = ("_test", "key", "spec", "values")
+    The operator's shape is flattened into plain attributes at compile time: enum member
+    lookups cost more than the test itself on the hot path.
+    """
+
+    __slots__ = (
+        "_absent_result",
+        "_for_all",
+        "_for_any",
+        "_negated",
+        "_null_absent",
+        "_null_present",
+        "_test",
+        "key",
+        "spec",
+        "values",
+    )
 
     def __init__(self, spec: OperatorSpec, key: str, values: Sequence[str], variables: bool):
         self.spec = spec
         self.key = key.lower()
         self.values = tuple(values)
         self._test: ValueTest | None = None
+        self._for_all = spec.qualifier is SetQualifier.FOR_ALL_VALUES
+        self._for_any = spec.qualifier is SetQualifier.FOR_ANY_VALUE
+        self._negated = spec.negated
+        if spec.if_exists or self._for_all:
+            self._absent_result = True
+        elif self._for_any:
+            self._absent_result = False
+        else:
+            self._absent_result = spec.negated
+        lowered = {value.lower() for value in self.values}
+        self._null_absent = "true" in lowered
+        self._null_present = "false" in lowered
         if spec.family != "Null":
             self._test = _compile_value_test(spec, self.values, variables)
 
     def matches(self, context: Context) -> bool:
         present = context.get(self.key)
-        spec = self.spec
-        if self._test is None:  # Null
-            want_absent = {v.lower() for v in self.values}
-            return ("true" in want_absent and not present) or (
-                "false" in want_absent and bool(present)
-            )
         test = self._test
+        if test is None:  # Null
+            return self._null_present if present else self._null_absent
         if not present:
-            if spec.if_exists:
-                return True
-            if spec.qualifier is SetQualifier.FOR_ALL_VALUES:
-                return True
-            if spec.qualifier is SetQualifier.FOR_ANY_VALUE:
-                return False
-            return spec.negated
-        if spec.qualifier is SetQualifier.FOR_ALL_VALUES:
-            if spec.negated:
+            return self._absent_result
+        if self._for_all:
+            if self._negated:
                 return all(not test(value, context) for value in present)
             return all(test(value, context) for value in present)
-        if spec.qualifier is SetQualifier.FOR_ANY_VALUE:
-            if spec.negated:
+        if self._for_any:
+            if self._negated:
                 return any(not test(value, context) for value in present)
             return any(test(value, context) for value in present)
-        matched = any(test(value, context) for value in present)
-        return not matched if spec.negated else matched
+        if len(present) == 1:
+            matched = test(present[0], context)
+        else:
+            matched = any(test(value, context) for value in present)
+        return not matched if self._negated else matched
 
     def __repr__(self) -> str:
         return f"CompiledCondition({self.spec.name}, {self.key!r}, {self.values!r})"

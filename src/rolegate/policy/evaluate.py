@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from enum import Enum
 from typing import Final
 
@@ -42,13 +41,42 @@ class DenyReason(Enum):
     NO_SESSION_ALLOW = "no session policy allows"
 
 
-@dataclass(frozen=True, slots=True)
 class Decision:
-    """The effect and why: the statements that decided, or the kinds that did not allow."""
+    """The effect and why: the statements that decided, or the kinds that did not allow.
 
-    effect: Effect
-    statements: tuple[StatementRef, ...] = ()
-    reasons: tuple[DenyReason, ...] = ()
+    Immutable by convention; a plain slotted class because one is built per evaluation and
+    a frozen dataclass costs several times more to construct.
+    """
+
+    __slots__ = ("effect", "reasons", "statements")
+
+    def __init__(
+        self,
+        effect: Effect,
+        statements: tuple[StatementRef, ...] = (),
+        reasons: tuple[DenyReason, ...] = (),
+    ) -> None:
+        self.effect = effect
+        self.statements = statements
+        self.reasons = reasons
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Decision):
+            return NotImplemented
+        return (self.effect, self.statements, self.reasons) == (
+            other.effect,
+            other.statements,
+            other.reasons,
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.effect, self.statements, self.reasons))
+
+    def __repr__(self) -> str:
+        return (
+            f"Decision(effect={self.effect}, statements={self.statements!r}, "
+            f"reasons={self.reasons!r})"
+        )
 
     @property
     def allowed(self) -> bool:
@@ -72,6 +100,21 @@ class Decision:
         if self.reasons:
             parts.append("; ".join(reason.value for reason in self.reasons))
         return ": ".join(parts)
+
+
+_ALLOW: Final = Effect.ALLOW
+_EXPLICIT_DENY: Final = Effect.EXPLICIT_DENY
+_IMPLICIT_DENY: Final = Effect.IMPLICIT_DENY
+_NO_SCP: Final = DenyReason.NO_SCP_ALLOW
+_NO_RESOURCE: Final = DenyReason.NO_RESOURCE_ALLOW
+_NO_IDENTITY: Final = DenyReason.NO_IDENTITY_ALLOW
+_NO_BOUNDARY: Final = DenyReason.NO_BOUNDARY_ALLOW
+_NO_SESSION: Final = DenyReason.NO_SESSION_ALLOW
+_DENIED_BY_SCP: Final = Decision(_IMPLICIT_DENY, reasons=(_NO_SCP,))
+_NO_RESOURCE_ALLOW: Final = Decision(_IMPLICIT_DENY, reasons=(_NO_RESOURCE,))
+_NONE: Final = int(PrincipalMatch.NONE)
+_ROLE: Final = int(PrincipalMatch.ROLE)
+_WILDCARD: Final = int(PrincipalMatch.WILDCARD)
 
 
 class PolicySet:
@@ -110,28 +153,29 @@ class PolicySet:
         return clone
 
 
-class _Scan:
-    """Statements of one index that apply to a request, split by effect."""
+_Scan = tuple[list[CompiledStatement], list[CompiledStatement], int]
+_EMPTY_SCAN: Final[_Scan] = ([], [], 0)
 
-    __slots__ = ("allow_strength", "allows", "denies")
 
-    def __init__(self, index: StatementIndex, request: Request, context: Context) -> None:
-        allows: list[CompiledStatement] = []
-        denies: list[CompiledStatement] = []
-        best = PrincipalMatch.NONE
-        for statement in index.for_action(request.action_key):
-            strength = statement.applies(request, context)
-            if not strength:
-                continue
-            if statement.is_deny:
-                denies.append(statement)
-            else:
-                allows.append(statement)
-                if strength > best:
-                    best = strength
-        self.allows = allows
-        self.denies = denies
-        self.allow_strength = best
+def _scan(index: StatementIndex, request: Request, context: Context) -> _Scan:
+    """(allowing statements, denying statements, strongest allow principal match)."""
+    candidates = index.for_action(request.action_key)
+    if not candidates:
+        return _EMPTY_SCAN
+    allows: list[CompiledStatement] = []
+    denies: list[CompiledStatement] = []
+    best = 0
+    for statement in candidates:
+        strength = statement.applies(request, context)
+        if not strength:
+            continue
+        if statement.is_deny:
+            denies.append(statement)
+        else:
+            allows.append(statement)
+            if strength > best:
+                best = strength
+    return allows, denies, best
 
 
 def _refs(*groups: Sequence[CompiledStatement]) -> tuple[StatementRef, ...]:
@@ -144,71 +188,66 @@ _NOTHING: Final[tuple[CompiledStatement, ...]] = ()
 def evaluate(request: Request, policies: PolicySet) -> Decision:
     """Decide a request against the policies that apply to it, AWS-style."""
     context = request.evaluation_context
-    identity = _Scan(policies.identity, request, context)
-    resource = _Scan(policies.resource, request, context) if policies.resource else None
-    boundary = _Scan(policies.boundary, request, context) if policies.boundary else None
-    session = _Scan(policies.session, request, context) if policies.session else None
-    scps = [_Scan(level, request, context) for level in policies.scp]
+    identity_allows, denies, _ = _scan(policies.identity, request, context)
+    resource_allows, resource_denies, resource_strength = (
+        _scan(policies.resource, request, context) if policies.resource is not None else _EMPTY_SCAN
+    )
+    boundary = _scan(policies.boundary, request, context) if policies.boundary is not None else None
+    session = _scan(policies.session, request, context) if policies.session is not None else None
+    scps = [_scan(level, request, context) for level in policies.scp] if policies.scp else []
 
-    denies: list[CompiledStatement] = []
-    for scan in (*scps, resource, identity, boundary, session):
-        if scan is not None:
-            denies.extend(scan.denies)
+    if resource_denies or boundary or session or scps:
+        denies = [*denies, *resource_denies]
+        for scan in (boundary, session, *scps):
+            if scan is not None:
+                denies.extend(scan[1])
     if denies:
-        return Decision(Effect.EXPLICIT_DENY, _refs(denies))
+        return Decision(_EXPLICIT_DENY, _refs(denies))
 
     scp_allows: list[CompiledStatement] = []
-    for scan in scps:
-        if not scan.allows:
-            return Decision(Effect.IMPLICIT_DENY, reasons=(DenyReason.NO_SCP_ALLOW,))
-        scp_allows.extend(scan.allows)
+    for scp_allowing, _, _ in scps:
+        if not scp_allowing:
+            return _DENIED_BY_SCP
+        scp_allows.extend(scp_allowing)
 
     principal = request.principal
-    identity_ok = principal.is_root or bool(identity.allows)
-    boundary_ok = boundary is None or bool(boundary.allows)
-    session_ok = session is None or bool(session.allows)
-    resource_allows = resource.allows if resource is not None else _NOTHING
-    resource_strength = resource.allow_strength if resource is not None else PrincipalMatch.NONE
-    boundary_allows = boundary.allows if boundary is not None else _NOTHING
-    session_allows = session.allows if session is not None else _NOTHING
-
-    caller_side_reasons: list[DenyReason] = []
-    if not identity_ok:
-        caller_side_reasons.append(DenyReason.NO_IDENTITY_ALLOW)
-    if not boundary_ok:
-        caller_side_reasons.append(DenyReason.NO_BOUNDARY_ALLOW)
-    if not session_ok:
-        caller_side_reasons.append(DenyReason.NO_SESSION_ALLOW)
-    caller_allows = (identity.allows, boundary_allows, session_allows)
+    boundary_allows = boundary[0] if boundary is not None else _NOTHING
+    session_allows = session[0] if session is not None else _NOTHING
+    caller_side_reasons: tuple[DenyReason, ...] = ()
+    if not (identity_allows or principal.is_root):
+        caller_side_reasons += (_NO_IDENTITY,)
+    if boundary is not None and not boundary_allows:
+        caller_side_reasons += (_NO_BOUNDARY,)
+    if session is not None and not session_allows:
+        caller_side_reasons += (_NO_SESSION,)
 
     if principal.account is None:
         # A service or anonymous caller has no caller side: the resource policy decides.
-        if resource_strength is PrincipalMatch.NONE:
-            return Decision(Effect.IMPLICIT_DENY, reasons=(DenyReason.NO_RESOURCE_ALLOW,))
-        return Decision(Effect.ALLOW, _refs(scp_allows, resource_allows))
+        if resource_strength == _NONE:
+            return _NO_RESOURCE_ALLOW
+        return Decision(_ALLOW, _refs(scp_allows, resource_allows))
 
     if request.same_account:
-        if resource_strength >= PrincipalMatch.WILDCARD:
-            return Decision(Effect.ALLOW, _refs(scp_allows, resource_allows))
-        if resource_strength is PrincipalMatch.ROLE and boundary_ok and session_ok:
+        if resource_strength >= _WILDCARD:
+            return Decision(_ALLOW, _refs(scp_allows, resource_allows))
+        if (
+            resource_strength == _ROLE
+            and (boundary is None or boundary_allows)
+            and (session is None or session_allows)
+        ):
             return Decision(
-                Effect.ALLOW, _refs(scp_allows, resource_allows, boundary_allows, session_allows)
+                _ALLOW, _refs(scp_allows, resource_allows, boundary_allows, session_allows)
             )
-        trust_required = _is_role_assumption(request)
-        if trust_required and resource_strength is PrincipalMatch.NONE:
-            reasons = [DenyReason.NO_RESOURCE_ALLOW, *caller_side_reasons]
-            return Decision(Effect.IMPLICIT_DENY, reasons=tuple(reasons))
-        if caller_side_reasons:
-            return Decision(Effect.IMPLICIT_DENY, reasons=tuple(caller_side_reasons))
-        return Decision(Effect.ALLOW, _refs(scp_allows, *caller_allows, resource_allows))
-
-    reasons = []
-    if resource_strength is PrincipalMatch.NONE:
-        reasons.append(DenyReason.NO_RESOURCE_ALLOW)
-    reasons.extend(caller_side_reasons)
-    if reasons:
-        return Decision(Effect.IMPLICIT_DENY, reasons=tuple(reasons))
-    return Decision(Effect.ALLOW, _refs(scp_allows, *caller_allows, resource_allows))
+        if resource_strength == _NONE and _is_role_assumption(request):
+            return Decision(_IMPLICIT_DENY, reasons=(_NO_RESOURCE, *caller_side_reasons))
+    elif resource_strength == _NONE:
+        return Decision(_IMPLICIT_DENY, reasons=(_NO_RESOURCE, *caller_side_reasons))
+    if caller_side_reasons:
+        return Decision(_IMPLICIT_DENY, reasons=caller_side_reasons)
+    return Decision(
+        _ALLOW,
+        _refs(scp_allows, identity_allows, boundary_allows, session_allows, resource_allows),
+    )
 
 
 def _is_role_assumption(request: Request) -> bool:

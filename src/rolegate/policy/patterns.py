@@ -106,22 +106,6 @@ def parse_template(text: str, *, variables: bool, wildcards: bool) -> tuple[Toke
     return tuple(tokens)
 
 
-def _resolve(tokens: tuple[Token, ...], context: Context) -> list[str | _Wildcard] | None:
-    resolved: list[str | _Wildcard] = []
-    for token in tokens:
-        if isinstance(token, Variable):
-            values = context.get(token.key)
-            if values is not None and len(values) == 1:
-                resolved.append(values[0])
-            elif values is None and token.default is not None:
-                resolved.append(token.default)
-            else:
-                return None
-        else:
-            resolved.append(token)
-    return resolved
-
-
 def glob_tokens_match(tokens: list[str | _Wildcard], subject: str) -> bool:
     """Match resolved tokens against `subject` without regular expressions.
 
@@ -210,39 +194,39 @@ def _star_groups_match(groups: list[str], subject: str) -> bool:
     return True
 
 
-def _split_on_stars(tokens: tuple[Token, ...]) -> tuple[tuple[str | Variable, ...], ...] | None:
-    """Groups of literals and variables between stars; None when a `?` wildcard is present."""
-    groups: list[list[str | Variable]] = [[]]
+def _literal_matcher(tokens: list[str | _Wildcard]) -> Callable[[str], bool]:
+    """A matcher for tokens whose variables are already substituted; never a regex."""
+    merged: list[str | _Wildcard] = []
     for token in tokens:
+        if isinstance(token, str) and merged and isinstance(merged[-1], str):
+            merged[-1] += token
+        elif token != "":
+            merged.append(token)
+    if not any(token is STAR or token is QMARK for token in merged):
+        return "".join(str(token) for token in merged).__eq__
+    if any(token is QMARK for token in merged):
+        return lambda subject: glob_tokens_match(merged, subject)
+    groups = [""]
+    for token in merged:
         if token is STAR:
-            groups.append([])
-        elif isinstance(token, str | Variable):
-            groups[-1].append(token)
+            groups.append("")
         else:
-            return None
-    return tuple(tuple(group) for group in groups)
+            groups[-1] += str(token)
+    return lambda subject: _star_groups_match(groups, subject)
 
 
-def _resolve_group(group: tuple[str | Variable, ...], context: Context) -> str | None:
-    parts: list[str] = []
-    for token in group:
-        if isinstance(token, str):
-            parts.append(token)
-            continue
-        values = context.get(token.key)
-        if values is not None and len(values) == 1:
-            parts.append(values[0])
-        elif values is None and token.default is not None:
-            parts.append(token.default)
-        else:
-            return None
-    return "".join(parts)
+_RESOLVED_CACHE_LIMIT: Final = 512
 
 
 class Template:
-    """A compiled string that may hold wildcards and policy variables."""
+    """A compiled string that may hold wildcards and policy variables.
 
-    __slots__ = ("_groups", "_match", "has_variables", "source", "tokens")
+    Without variables it is compiled once into the cheapest matcher. With variables, the
+    matcher for each combination of variable values is built on first use (string operations
+    only, no regular expression) and kept in a small per-template cache.
+    """
+
+    __slots__ = ("_match", "_resolved", "_variables", "has_variables", "source", "tokens")
 
     def __init__(
         self,
@@ -255,35 +239,58 @@ class Template:
         self.source = source
         text = source.lower() if fold_case else source
         self.tokens = parse_template(text, variables=variables, wildcards=wildcards)
-        self.has_variables = any(isinstance(token, Variable) for token in self.tokens)
+        found = [token for token in self.tokens if isinstance(token, Variable)]
+        self._variables: tuple[Variable, ...] = tuple(dict.fromkeys(found))
+        self.has_variables = bool(self._variables)
         self._match: Callable[[str], bool] | None = (
             None if self.has_variables else _constant_matcher(self.tokens)
         )
-        self._groups = _split_on_stars(self.tokens) if self.has_variables else None
+        self._resolved: dict[tuple[str, ...], Callable[[str], bool]] = {}
+
+    @property
+    def constant_matcher(self) -> Callable[[str], bool] | None:
+        """The matcher when the template has no variables, else None."""
+        return self._match
+
+    def _values(self, context: Context) -> tuple[str, ...] | None:
+        values: list[str] = []
+        for variable in self._variables:
+            found = context.get(variable.key)
+            if found is not None and len(found) == 1:
+                values.append(found[0])
+            elif found is None and variable.default is not None:
+                values.append(variable.default)
+            else:
+                return None
+        return tuple(values)
+
+    def _substituted(self, values: tuple[str, ...]) -> list[str | _Wildcard]:
+        by_variable = dict(zip(self._variables, values, strict=True))
+        return [by_variable[t] if isinstance(t, Variable) else t for t in self.tokens]
 
     def matches(self, subject: str, context: Context) -> bool:
         """True when `subject` matches; an unresolved variable matches nothing."""
         if self._match is not None:
             return self._match(subject)
-        if self._groups is not None:
-            literal_groups: list[str] = []
-            for group in self._groups:
-                text = _resolve_group(group, context)
-                if text is None:
-                    return False
-                literal_groups.append(text)
-            return _star_groups_match(literal_groups, subject)
-        resolved = _resolve(self.tokens, context)
-        if resolved is None:
+        values = self._values(context)
+        if values is None:
             return False
-        return glob_tokens_match(resolved, subject)
+        matcher = self._resolved.get(values)
+        if matcher is None:
+            if len(self._resolved) >= _RESOLVED_CACHE_LIMIT:
+                self._resolved.clear()
+            matcher = _literal_matcher(self._substituted(values))
+            self._resolved[values] = matcher
+        return matcher(subject)
 
     def resolve(self, context: Context) -> str | None:
         """The literal text with variables substituted (wildcards kept as text)."""
-        resolved = _resolve(self.tokens, context)
-        if resolved is None:
+        values = self._values(context)
+        if values is None:
             return None
-        return "".join(token if isinstance(token, str) else token.symbol for token in resolved)
+        return "".join(
+            token if isinstance(token, str) else token.symbol for token in self._substituted(values)
+        )
 
     def __repr__(self) -> str:
         return f"Template({self.source!r})"

@@ -74,6 +74,7 @@ class Principal:
     role_arn: str | None
     unique_id: str | None
     tags: Mapping[str, str]
+    is_root: bool
     direct_identities: frozenset[str]
     role_identities: frozenset[str]
     global_context: Mapping[str, tuple[str, ...]]
@@ -133,13 +134,10 @@ class Principal:
         set_(self, "role_arn", role_arn)
         set_(self, "unique_id", unique_id)
         set_(self, "tags", tags)
+        set_(self, "is_root", principal_type is PrincipalType.ACCOUNT)
         set_(self, "direct_identities", frozenset(direct))
         set_(self, "role_identities", frozenset(roles))
         set_(self, "global_context", context)
-
-    @property
-    def is_root(self) -> bool:
-        return self.type is PrincipalType.ACCOUNT
 
 
 def _classify(arn: str) -> tuple[PrincipalType, str | None, str]:
@@ -172,6 +170,7 @@ class Request:
     resource_account: str | None = None
     action_key: str = field(init=False)
     owner_account: str | None = field(init=False)
+    same_account: bool = field(init=False)
     evaluation_context: Context = field(init=False)
 
     def __post_init__(self) -> None:
@@ -179,12 +178,10 @@ class Request:
         set_(self, "action_key", self.action.lower())
         owner = self.resource_account or account_of_arn(self.resource) or self.principal.account
         set_(self, "owner_account", owner)
+        account = self.principal.account
+        set_(self, "same_account", account is not None and account == owner)
         merged = dict(self.principal.global_context)
         if owner is not None:
             merged["aws:resourceaccount"] = (owner,)
         merged.update(normalize_context(self.context))
         set_(self, "evaluation_context", merged)
-
-    @property
-    def same_account(self) -> bool:
-        return self.principal.account is not None and self.principal.account == self.owner_account
