@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import json
+import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import click
+from sqlalchemy.engine import make_url
 
+from .errors import ServiceError
+from .iam.accounts import create_account, list_accounts
 from .policy import PolicyKind, validate_policy
 from .policy.corpus import CorpusError, load_corpus, run_corpus
+from .store.database import Database, default_sqlite_url
 
 __all__ = ["main"]
 
@@ -76,6 +83,87 @@ def policy_check(file: Path, kind: str) -> None:
     for issue in issues:
         click.echo(f"{file}: {issue.code}: {issue}")
     sys.exit(1)
+
+
+DEFAULT_DATA_DIR = "./.rolegate"
+
+
+def _database(data: str, db: str | None) -> Database:
+    database = Database(db or default_sqlite_url(data))
+    database.migrate()
+    return database
+
+
+def _store_options(command: Callable[..., None]) -> Callable[..., None]:
+    command = click.option(
+        "--db", default=None, help="SQLAlchemy URL (postgresql://...); default SQLite in --data."
+    )(command)
+    return click.option(
+        "--data",
+        default=DEFAULT_DATA_DIR,
+        show_default=True,
+        type=click.Path(file_okay=False),
+        help="Data directory of the embedded store.",
+    )(command)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8790, show_default=True, type=int)
+@_store_options
+def serve(host: str, port: int, data: str, db: str | None) -> None:
+    """Run the rolegate endpoint (IAM and STS over the AWS Query protocol)."""
+    import uvicorn
+
+    from .server.app import create_app
+
+    database = _database(data, db)
+    app = create_app(database)
+    click.echo(f"rolegate listening on http://{host}:{port} (store: {_safe_url(database.url)})")
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")
+    server = uvicorn.Server(config)
+    # uvicorn finishes in-flight requests on SIGINT/SIGTERM before returning.
+    signal.signal(signal.SIGTERM, lambda *_: setattr(server, "should_exit", True))
+    server.run()
+    database.dispose()
+
+
+def _safe_url(url: str) -> str:
+    return make_url(url).render_as_string(hide_password=True)
+
+
+@main.group()
+def account() -> None:
+    """Create and list accounts."""
+
+
+@account.command("create")
+@click.option("--alias", required=True, help="Account alias (3-63 lowercase letters, digits, -).")
+@click.option("--id", "account_id", default=None, help="12-digit account id (default: random).")
+@_store_options
+def account_create(alias: str, account_id: str | None, data: str, db: str | None) -> None:
+    """Create an account; print its id, alias and root access key as JSON."""
+    database = _database(data, db)
+    try:
+        with database.write() as uow:
+            created = create_account(uow, alias, account_id)
+    except ServiceError as error:
+        click.echo(f"error: {error.code}: {error.message}", err=True)
+        sys.exit(1)
+    finally:
+        database.dispose()
+    click.echo(json.dumps(created.to_json()))
+
+
+@account.command("list")
+@_store_options
+def account_list(data: str, db: str | None) -> None:
+    """List accounts as JSON."""
+    database = _database(data, db)
+    with database.read() as uow:
+        listed = list_accounts(uow)
+    database.dispose()
+    click.echo(json.dumps(listed, indent=2))
 
 
 @main.command()

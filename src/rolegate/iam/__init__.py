@@ -1,0 +1,1 @@
+"""The IAM domain: use cases as plain functions over a unit of work."""

@@ -1,0 +1,141 @@
+"""Lookups, tags and quotas shared by the IAM use cases."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Final
+
+from sqlalchemy import Row, Table, delete, func, insert, select
+
+from ..errors import InvalidInput, LimitExceeded, NoSuchEntity
+from ..ids import iam_arn
+from ..store.database import UnitOfWork
+from ..store.schema import entity_tags, groups, managed_policies, roles, users
+
+__all__ = [
+    "MAX_TAGS",
+    "QUOTAS",
+    "count",
+    "entity_arn",
+    "find_named",
+    "get_group",
+    "get_policy",
+    "get_role",
+    "get_user",
+    "list_tags",
+    "put_tags",
+    "remove_tags",
+]
+
+MAX_TAGS: Final = 50
+QUOTAS: Final[Mapping[str, int]] = {
+    "AccessKeysPerUser": 2,
+    "GroupsPerUser": 10,
+    "AttachedPoliciesPerUser": 10,
+    "AttachedPoliciesPerGroup": 10,
+    "AttachedPoliciesPerRole": 10,
+    "MFADevicesPerUser": 8,
+    "PolicyVersionsInUse": 5,
+    "UserPolicySize": 2048,
+    "GroupPolicySize": 5120,
+    "RolePolicySize": 10240,
+    "PolicySize": 6144,
+    "AssumeRolePolicySizePerRole": 2048,
+}
+
+_KIND_OF_TABLE: Final = {"users": "user", "groups": "group", "roles": "role"}
+
+
+def find_named(uow: UnitOfWork, table: Table, account_id: str, name: str) -> Row[Any] | None:
+    """The row of a user / group / role / policy by name (case-insensitive), or None."""
+    return uow.connection.execute(
+        select(table).where(table.c.account_id == account_id, table.c.name_key == name.lower())
+    ).first()
+
+
+def _require(row: Row[Any] | None, kind: str, name: str) -> Row[Any]:
+    if row is None:
+        raise NoSuchEntity(f"The {kind} with name {name} cannot be found.")
+    return row
+
+
+def get_user(uow: UnitOfWork, account_id: str, name: str) -> Row[Any]:
+    return _require(find_named(uow, users, account_id, name), "user", name)
+
+
+def get_group(uow: UnitOfWork, account_id: str, name: str) -> Row[Any]:
+    return _require(find_named(uow, groups, account_id, name), "group", name)
+
+
+def get_role(uow: UnitOfWork, account_id: str, name: str) -> Row[Any]:
+    return _require(find_named(uow, roles, account_id, name), "role", name)
+
+
+def get_policy(uow: UnitOfWork, arn: str, *, attachable: bool = False) -> Row[Any]:
+    row = uow.connection.execute(
+        select(managed_policies).where(managed_policies.c.arn == arn)
+    ).first()
+    if row is None:
+        if attachable:
+            raise NoSuchEntity(f"Policy {arn} does not exist or is not attachable.")
+        raise NoSuchEntity(f"Policy {arn} was not found.")
+    return row
+
+
+def entity_arn(table: Table, row: Row[Any]) -> str:
+    return iam_arn(row.account_id, _KIND_OF_TABLE[table.name], row.path, row.name)
+
+
+def count(uow: UnitOfWork, table: Table, *where: Any) -> int:
+    return int(
+        uow.connection.execute(select(func.count()).select_from(table).where(*where)).scalar_one()
+    )
+
+
+def list_tags(uow: UnitOfWork, entity_id: str) -> list[dict[str, str]]:
+    rows = uow.connection.execute(
+        select(entity_tags.c.key, entity_tags.c.value)
+        .where(entity_tags.c.entity_id == entity_id)
+        .order_by(entity_tags.c.position)
+    )
+    return [{"Key": row.key, "Value": row.value} for row in rows]
+
+
+def put_tags(uow: UnitOfWork, entity_id: str, tags: Sequence[Mapping[str, str]]) -> None:
+    """Add or overwrite tags (keys case-insensitive); at most 50 per entity."""
+    keys = [tag["Key"].lower() for tag in tags]
+    if len(set(keys)) != len(keys):
+        raise InvalidInput(
+            "Duplicate tag keys found. Please note that Tag keys are case insensitive."
+        )
+    existing = {tag["Key"].lower(): tag for tag in list_tags(uow, entity_id)}
+    merged = dict(existing)
+    for tag in tags:
+        merged[tag["Key"].lower()] = {"Key": tag["Key"], "Value": tag.get("Value", "")}
+    if len(merged) > MAX_TAGS:
+        raise LimitExceeded(f"Cannot exceed quota for TagsPerEntity: {MAX_TAGS}.")
+    connection = uow.connection
+    connection.execute(delete(entity_tags).where(entity_tags.c.entity_id == entity_id))
+    if merged:
+        connection.execute(
+            insert(entity_tags),
+            [
+                {
+                    "entity_id": entity_id,
+                    "key": tag["Key"],
+                    "key_lower": key,
+                    "value": tag["Value"],
+                    "position": position,
+                }
+                for position, (key, tag) in enumerate(merged.items())
+            ],
+        )
+
+
+def remove_tags(uow: UnitOfWork, entity_id: str, keys: Sequence[str]) -> None:
+    lowered = [key.lower() for key in keys]
+    uow.connection.execute(
+        delete(entity_tags).where(
+            entity_tags.c.entity_id == entity_id, entity_tags.c.key_lower.in_(lowered)
+        )
+    )

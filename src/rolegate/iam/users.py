@@ -1,0 +1,169 @@
+"""IAM users."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Row, delete, insert, select, update
+
+from ..errors import DeleteConflict, EntityAlreadyExists, NoSuchEntity
+from ..ids import USER_ID_PREFIX, iam_arn, new_unique_id
+from ..store.database import UnitOfWork, as_utc
+from ..store.schema import (
+    access_keys,
+    entity_tags,
+    group_members,
+    inline_policies,
+    login_profiles,
+    managed_policies,
+    mfa_devices,
+    policy_attachments,
+    users,
+)
+from .common import count, find_named, get_user, list_tags, put_tags
+
+__all__ = [
+    "boundary_shape",
+    "create_user",
+    "delete_user",
+    "describe_user",
+    "list_users",
+    "resolve_boundary",
+    "set_user_boundary",
+    "update_user",
+    "user_arn",
+]
+
+
+def user_arn(row: Row[Any]) -> str:
+    return iam_arn(row.account_id, "user", row.path, row.name)
+
+
+def boundary_shape(boundary_arn: str | None) -> dict[str, str] | None:
+    if boundary_arn is None:
+        return None
+    return {"PermissionsBoundaryType": "Policy", "PermissionsBoundaryArn": boundary_arn}
+
+
+def resolve_boundary(uow: UnitOfWork, policy_arn: str) -> str:
+    """A permissions boundary must be an existing managed policy."""
+    row = uow.connection.execute(
+        select(managed_policies.c.arn).where(managed_policies.c.arn == policy_arn)
+    ).first()
+    if row is None:
+        raise NoSuchEntity(f"Scope ARN: {policy_arn} does not exist or is not attachable.")
+    return str(row.arn)
+
+
+def describe_user(uow: UnitOfWork, row: Row[Any], *, with_tags: bool = False) -> dict[str, Any]:
+    """The `User` shape of the IAM API."""
+    shape: dict[str, Any] = {
+        "Path": row.path,
+        "UserName": row.name,
+        "UserId": row.id,
+        "Arn": user_arn(row),
+        "CreateDate": as_utc(row.created_at),
+    }
+    if row.password_last_used is not None:
+        shape["PasswordLastUsed"] = as_utc(row.password_last_used)
+    boundary = boundary_shape(row.boundary_arn)
+    if boundary is not None:
+        shape["PermissionsBoundary"] = boundary
+    if with_tags:
+        tags = list_tags(uow, row.id)
+        if tags:
+            shape["Tags"] = tags
+    return shape
+
+
+def create_user(
+    uow: UnitOfWork,
+    account_id: str,
+    name: str,
+    *,
+    path: str = "/",
+    tags: Sequence[Mapping[str, str]] = (),
+    boundary_arn: str | None = None,
+) -> Row[Any]:
+    uow.lock_account(account_id)
+    if find_named(uow, users, account_id, name) is not None:
+        raise EntityAlreadyExists(f"User with name {name} already exists.")
+    if boundary_arn is not None:
+        boundary_arn = resolve_boundary(uow, boundary_arn)
+    user_id = new_unique_id(USER_ID_PREFIX)
+    uow.connection.execute(
+        insert(users).values(
+            id=user_id,
+            account_id=account_id,
+            name=name,
+            name_key=name.lower(),
+            path=path,
+            boundary_arn=boundary_arn,
+            created_at=uow.now,
+        )
+    )
+    if tags:
+        put_tags(uow, user_id, tags)
+    return get_user(uow, account_id, name)
+
+
+def list_users(uow: UnitOfWork, account_id: str, path_prefix: str = "/") -> list[Row[Any]]:
+    rows = uow.connection.execute(
+        select(users).where(users.c.account_id == account_id).order_by(users.c.name_key)
+    )
+    return [row for row in rows if row.path.startswith(path_prefix)]
+
+
+def update_user(
+    uow: UnitOfWork,
+    account_id: str,
+    name: str,
+    *,
+    new_name: str | None = None,
+    new_path: str | None = None,
+) -> None:
+    uow.lock_account(account_id)
+    row = get_user(uow, account_id, name)
+    values: dict[str, str] = {}
+    if new_name is not None and new_name != row.name:
+        other = find_named(uow, users, account_id, new_name)
+        if other is not None and other.id != row.id:
+            raise EntityAlreadyExists(f"User with name {new_name} already exists.")
+        values.update(name=new_name, name_key=new_name.lower())
+    if new_path is not None:
+        values["path"] = new_path
+    if values:
+        uow.connection.execute(update(users).where(users.c.id == row.id).values(**values))
+
+
+def delete_user(uow: UnitOfWork, account_id: str, name: str) -> None:
+    uow.lock_account(account_id)
+    row = get_user(uow, account_id, name)
+    conflicts = (
+        (access_keys, access_keys.c.user_id, "must delete access keys first"),
+        (login_profiles, login_profiles.c.user_id, "must delete login profile first"),
+        (mfa_devices, mfa_devices.c.user_id, "must delete MFA device first"),
+        (group_members, group_members.c.user_id, "must remove users from group first"),
+        (inline_policies, inline_policies.c.entity_id, "must delete policies first"),
+        (policy_attachments, policy_attachments.c.entity_id, "must detach all policies first"),
+    )
+    for table, column, why in conflicts:
+        if count(uow, table, column == row.id):
+            raise DeleteConflict(f"Cannot delete entity, {why}.")
+    connection = uow.connection
+    connection.execute(delete(entity_tags).where(entity_tags.c.entity_id == row.id))
+    connection.execute(delete(users).where(users.c.id == row.id))
+
+
+def set_user_boundary(
+    uow: UnitOfWork, account_id: str, name: str, boundary_arn: str | None
+) -> None:
+    """Put (a managed policy ARN) or delete (None) a user's permissions boundary."""
+    uow.lock_account(account_id)
+    row = get_user(uow, account_id, name)
+    if boundary_arn is not None:
+        boundary_arn = resolve_boundary(uow, boundary_arn)
+    uow.connection.execute(
+        update(users).where(users.c.id == row.id).values(boundary_arn=boundary_arn)
+    )

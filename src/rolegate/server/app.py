@@ -1,0 +1,68 @@
+"""The ASGI application (Starlette): transport only; the pipeline lives in `Gateway`."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from ..clock import Clock, SystemClock
+from ..ids import request_id as new_request_id
+from ..store.database import Database
+from ..wire import sigv4
+from ..wire.query import get_protocol
+from .gateway import Gateway
+
+__all__ = ["MAX_QUERY_BODY", "create_app"]
+
+MAX_QUERY_BODY: Final = 1024 * 1024
+_METHODS: Final = ["GET", "POST", "PUT", "DELETE", "HEAD", "PATCH", "OPTIONS"]
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _BodyTooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def create_app(database: Database, clock: Clock | None = None) -> Starlette:
+    gateway = Gateway(database, clock or SystemClock())
+
+    async def endpoint(request: Request) -> Response:
+        try:
+            body = await _read_body(request, MAX_QUERY_BODY)
+        except _BodyTooLarge:
+            rid = new_request_id()
+            error = get_protocol("iam").serialize_error(
+                "RequestEntityTooLarge", "Request body is too large.", 413, rid
+            )
+            return Response(error, 413, {"Content-Type": "text/xml", "x-amzn-RequestId": rid})
+        scope = request.scope
+        raw_path = scope.get("raw_path") or scope["path"].encode()
+        http_request = sigv4.HttpRequest(
+            method=request.method,
+            path=raw_path.decode("latin-1"),
+            query=scope.get("query_string", b"").decode("latin-1"),
+            headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]],
+            body=body,
+        )
+        source_ip = request.client.host if request.client else "127.0.0.1"
+        result = await run_in_threadpool(gateway.handle, http_request, source_ip)
+        return Response(result.body, result.status, result.headers)
+
+    app = Starlette(routes=[Route("/{path:path}", endpoint, methods=_METHODS)])
+    app.state.gateway = gateway
+    return app

@@ -1,0 +1,183 @@
+"""The request pipeline, synchronous and transport-free: verify, parse, authorize, run, render.
+
+Every failure becomes an AWS-shaped error response; an unexpected exception is logged and
+answered with a 500 `InternalFailure` that carries no traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Final
+
+from ..api import REGISTRY, OperationContext
+from ..api.registry import Caller, Operation
+from ..clock import Clock
+from ..errors import AccessDenied, ServiceError
+from ..iam.access_keys import record_key_use
+from ..iam.authorization import PolicyCache
+from ..ids import request_id as new_request_id
+from ..policy import Request, evaluate
+from ..store.database import Database
+from ..wire import sigv4
+from ..wire.query import QueryProtocolError, ServiceProtocol, get_protocol, parse_form_body
+from .auth import KeyDirectory, caller_for
+
+__all__ = ["Gateway", "WireResponse"]
+
+log = logging.getLogger("rolegate.gateway")
+
+QUERY_SERVICES: Final = ("iam", "sts")
+_KEY_USE_INTERVAL: Final = 60.0
+
+
+@dataclass
+class WireResponse:
+    status: int
+    body: bytes
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class Gateway:
+    def __init__(self, database: Database, clock: Clock) -> None:
+        self.database = database
+        self.clock = clock
+        self.policy_cache = PolicyCache()
+        self._key_use: dict[str, float] = {}
+
+    # ------------------------------------------------------------------ entry point
+    def handle(self, request: sigv4.HttpRequest, source_ip: str) -> WireResponse:
+        request_id = new_request_id()
+        protocol = get_protocol("iam")
+        try:
+            keys = KeyDirectory(self.database)
+            verified = sigv4.verify(request, keys.secret_for, self.clock.now())
+            if verified.service not in QUERY_SERVICES:
+                raise ServiceError(
+                    f"rolegate does not serve the service '{verified.service}' on this endpoint.",
+                    code="InvalidAction",
+                    http_status=400,
+                )
+            protocol = get_protocol(verified.service)
+            if keys.owner is None:  # verify() succeeded, so the lookup found the key
+                raise ServiceError("The security token included in the request is invalid.")
+            form = parse_form_body(request.body if request.body else request.query)
+            operation_model, params = protocol.parse_request(form)
+            found = REGISTRY.get((verified.service, operation_model.name))
+            if found is None:
+                raise ServiceError(
+                    f"rolegate does not implement {verified.service}:{operation_model.name}.",
+                    code="NotImplemented",
+                    http_status=501,
+                )
+            result = self._run(found, keys, params, verified.region, source_ip, request_id)
+            self._note_key_use(keys, verified.service, verified.region)
+            body = protocol.serialize_response(operation_model, result, request_id)
+            return self._response(200, body, request_id)
+        except sigv4.SigV4Error as error:
+            return self._error(protocol, error.code, error.message, error.http_status, request_id)
+        except QueryProtocolError as error:
+            status, body = protocol.error_body(error, request_id)
+            return self._response(status, body, request_id)
+        except ServiceError as error:
+            return self._error(protocol, error.code, error.message, error.http_status, request_id)
+        except Exception:
+            log.exception("request %s failed", request_id)
+            return self._error(
+                protocol,
+                "InternalFailure",
+                "The request processing has failed because of an unknown error.",
+                500,
+                request_id,
+                sender=False,
+            )
+
+    # ------------------------------------------------------------------ steps
+    def _run(
+        self,
+        found: Operation,
+        keys: KeyDirectory,
+        params: dict[str, Any],
+        region: str,
+        source_ip: str,
+        request_id: str,
+    ) -> Any:
+        owner = keys.owner
+        assert owner is not None
+        transaction = self.database.write() if found.writes else self.database.read()
+        with transaction as uow:
+            caller = caller_for(uow, owner, self.policy_cache)
+            ctx = OperationContext(
+                uow=uow,
+                caller=caller,
+                params=params,
+                region=region,
+                source_ip=source_ip,
+                policy_cache=self.policy_cache,
+                request_id=request_id,
+            )
+            self.authorize(ctx, found.action, found.resource(ctx))
+            return found.handler(ctx)
+
+    def authorize(self, ctx: OperationContext, action: str, resource: str) -> None:
+        """Raise AccessDenied (with AWS's message) unless the caller may do `action`."""
+        caller: Caller = ctx.caller
+        now = ctx.now
+        request = Request(
+            caller.principal,
+            action,
+            resource,
+            context={
+                "aws:SourceIp": ctx.source_ip,
+                "aws:CurrentTime": _iso(now),
+                "aws:EpochTime": str(int(now.timestamp())),
+                "aws:SecureTransport": "false",
+                "aws:RequestedRegion": ctx.region,
+            },
+            resource_account=ctx.account_id,
+        )
+        decision = evaluate(request, caller.policies)
+        if not decision.allowed:
+            message = (
+                f"User: {caller.arn} is not authorized to perform: {action} on resource: "
+                f"{resource} {decision.aws_reason(action)}"
+            ).rstrip()
+            raise AccessDenied(message)
+
+    def _note_key_use(self, keys: KeyDirectory, service: str, region: str) -> None:
+        """Record last use at most once a minute per key (a write per request would serialize
+        every reader behind the store's write lock)."""
+        owner = keys.owner
+        if owner is None:
+            return
+        moment = self.clock.now().timestamp()
+        last = self._key_use.get(owner.access_key_id)
+        if last is not None and moment - last < _KEY_USE_INTERVAL:
+            return
+        self._key_use[owner.access_key_id] = moment
+        with self.database.write() as uow:
+            record_key_use(uow, owner.access_key_id, service, region)
+
+    # ------------------------------------------------------------------ rendering
+    def _error(
+        self,
+        protocol: ServiceProtocol,
+        code: str,
+        message: str,
+        status: int,
+        request_id: str,
+        sender: bool = True,
+    ) -> WireResponse:
+        body = protocol.serialize_error(code, message, status, request_id, sender)
+        return self._response(status, body, request_id)
+
+    @staticmethod
+    def _response(status: int, body: bytes, request_id: str) -> WireResponse:
+        return WireResponse(
+            status, body, {"Content-Type": "text/xml", "x-amzn-RequestId": request_id}
+        )

@@ -1,0 +1,126 @@
+"""The store: one interface over SQLite (embedded, WAL) and PostgreSQL (shared by nodes).
+
+Every use case runs in one transaction (`Database.write()` / `Database.read()`), which
+commits when the block ends and rolls back on any exception. Writes to an account first bump
+that account's `generation` (`UnitOfWork.lock_account`): on PostgreSQL the UPDATE takes the
+row lock, so writers to one account are serialized and check-then-insert rules (two access
+keys per user, name uniqueness) hold under races; on SQLite `BEGIN IMMEDIATE` takes the
+database write lock. The generation also tells every node that cached policies are stale.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event, update
+from sqlalchemy.engine import make_url
+
+from ..clock import Clock, SystemClock
+from .schema import accounts
+
+__all__ = ["Database", "UnitOfWork", "as_utc", "default_sqlite_url"]
+
+_WRITE_OPTION = "rolegate_write"
+SQLITE_FILE = "rolegate.db"
+
+
+def default_sqlite_url(data_dir: str | Path) -> str:
+    path = Path(data_dir).resolve()
+    path.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{path / SQLITE_FILE}"
+
+
+def as_utc(moment: datetime) -> datetime:
+    """Datetimes read back from SQLite are naive: they were written as UTC."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _engine_for(url: str) -> Engine:
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.get_backend_name() == "sqlite":
+        engine = create_engine(
+            parsed,
+            connect_args={"timeout": 30, "check_same_thread": False},
+            pool_size=8,
+            max_overflow=16,
+        )
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+            # Hand transaction control to us (pysqlite would BEGIN lazily and deferred).
+            dbapi_connection.isolation_level = None
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(connection: Connection) -> None:
+            writing = connection.get_execution_options().get(_WRITE_OPTION, False)
+            connection.exec_driver_sql("BEGIN IMMEDIATE" if writing else "BEGIN")
+
+        return engine
+    return create_engine(parsed, pool_size=8, max_overflow=16, pool_pre_ping=True)
+
+
+class UnitOfWork:
+    """One transaction: the connection, the time it started, and the account locks taken."""
+
+    def __init__(self, connection: Connection, now: datetime) -> None:
+        self.connection = connection
+        self.now = now
+        self._locked: set[str] = set()
+
+    def lock_account(self, account_id: str) -> None:
+        """Serialize writers of this account and mark its cached policies stale."""
+        if account_id in self._locked:
+            return
+        self.connection.execute(
+            update(accounts)
+            .where(accounts.c.id == account_id)
+            .values(generation=accounts.c.generation + 1)
+        )
+        self._locked.add(account_id)
+
+
+class Database:
+    def __init__(self, url: str, clock: Clock | None = None) -> None:
+        self.url = url
+        self.clock: Clock = clock or SystemClock()
+        self.engine = _engine_for(url)
+        self._migrated = threading.Event()
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.engine.dialect.name == "sqlite"
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest migration (safe to run from several processes)."""
+        from .migrate import upgrade_to_head
+
+        upgrade_to_head(self.engine, _WRITE_OPTION)
+        self._migrated.set()
+
+    @contextmanager
+    def write(self) -> Iterator[UnitOfWork]:
+        with self.engine.connect() as connection:
+            connection = connection.execution_options(**{_WRITE_OPTION: True})
+            with connection.begin():
+                yield UnitOfWork(connection, self.clock.now())
+
+    @contextmanager
+    def read(self) -> Iterator[UnitOfWork]:
+        with self.engine.connect() as connection, connection.begin():
+            yield UnitOfWork(connection, self.clock.now())
+
+    def dispose(self) -> None:
+        self.engine.dispose()

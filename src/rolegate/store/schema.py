@@ -1,0 +1,204 @@
+"""The relational schema (SQLAlchemy Core). Migrations under `migrations/` create it.
+
+Names are unique case-insensitively per account: each named table keeps `name_key`, the
+lowercased name, under a unique constraint. Unique ids (`AIDA...`) are the primary keys, so a
+deleted and recreated principal of the same name is a different row with a different id.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+__all__ = [
+    "access_keys",
+    "accounts",
+    "entity_tags",
+    "group_members",
+    "groups",
+    "inline_policies",
+    "login_profiles",
+    "managed_policies",
+    "metadata",
+    "mfa_devices",
+    "policy_attachments",
+    "policy_versions",
+    "roles",
+    "users",
+]
+
+metadata = MetaData()
+
+
+def _when(name: str, nullable: bool = False) -> Column[object]:
+    return Column(name, DateTime(timezone=True), nullable=nullable)
+
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("id", String(12), primary_key=True),
+    Column("alias", String(63), unique=True, nullable=True),
+    Column("generation", BigInteger, nullable=False, default=0),
+    _when("created_at"),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("account_id", String(12), ForeignKey("accounts.id"), nullable=False),
+    Column("name", String(64), nullable=False),
+    Column("name_key", String(64), nullable=False),
+    Column("path", String(512), nullable=False),
+    Column("boundary_arn", String(2048), nullable=True),
+    _when("created_at"),
+    _when("password_last_used", nullable=True),
+    UniqueConstraint("account_id", "name_key", name="uq_users_account_name"),
+)
+
+groups = Table(
+    "groups",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("account_id", String(12), ForeignKey("accounts.id"), nullable=False),
+    Column("name", String(128), nullable=False),
+    Column("name_key", String(128), nullable=False),
+    Column("path", String(512), nullable=False),
+    _when("created_at"),
+    UniqueConstraint("account_id", "name_key", name="uq_groups_account_name"),
+)
+
+group_members = Table(
+    "group_members",
+    metadata,
+    Column("group_id", String(32), ForeignKey("groups.id"), nullable=False),
+    Column("user_id", String(32), ForeignKey("users.id"), nullable=False),
+    PrimaryKeyConstraint("group_id", "user_id"),
+)
+
+roles = Table(
+    "roles",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("account_id", String(12), ForeignKey("accounts.id"), nullable=False),
+    Column("name", String(64), nullable=False),
+    Column("name_key", String(64), nullable=False),
+    Column("path", String(512), nullable=False),
+    Column("trust_policy", Text, nullable=False),
+    Column("description", String(1000), nullable=True),
+    Column("max_session_duration", Integer, nullable=False),
+    Column("boundary_arn", String(2048), nullable=True),
+    _when("created_at"),
+    _when("last_used_at", nullable=True),
+    Column("last_used_region", String(64), nullable=True),
+    UniqueConstraint("account_id", "name_key", name="uq_roles_account_name"),
+)
+
+entity_tags = Table(
+    "entity_tags",
+    metadata,
+    Column("entity_id", String(64), nullable=False),
+    Column("key", String(128), nullable=False),
+    Column("key_lower", String(128), nullable=False),
+    Column("value", String(256), nullable=False),
+    Column("position", Integer, nullable=False),
+    PrimaryKeyConstraint("entity_id", "key_lower"),
+)
+
+inline_policies = Table(
+    "inline_policies",
+    metadata,
+    Column("entity_id", String(32), nullable=False),
+    Column("name", String(128), nullable=False),
+    Column("name_key", String(128), nullable=False),
+    Column("document", Text, nullable=False),
+    PrimaryKeyConstraint("entity_id", "name_key"),
+)
+
+managed_policies = Table(
+    "managed_policies",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("account_id", String(12), nullable=False),
+    Column("name", String(128), nullable=False),
+    Column("name_key", String(128), nullable=False),
+    Column("path", String(512), nullable=False),
+    Column("arn", String(2048), nullable=False, unique=True),
+    Column("description", String(1000), nullable=True),
+    Column("default_version", String(16), nullable=False),
+    Column("next_version", Integer, nullable=False),
+    _when("created_at"),
+    _when("updated_at"),
+    UniqueConstraint("account_id", "name_key", name="uq_policies_account_name"),
+)
+
+policy_versions = Table(
+    "policy_versions",
+    metadata,
+    Column("policy_id", String(32), ForeignKey("managed_policies.id"), nullable=False),
+    Column("version_id", String(16), nullable=False),
+    Column("document", Text, nullable=False),
+    _when("created_at"),
+    PrimaryKeyConstraint("policy_id", "version_id"),
+)
+
+policy_attachments = Table(
+    "policy_attachments",
+    metadata,
+    Column("entity_id", String(32), nullable=False),
+    Column("policy_id", String(32), ForeignKey("managed_policies.id"), nullable=False),
+    Column("entity_type", String(8), nullable=False),
+    PrimaryKeyConstraint("entity_id", "policy_id"),
+)
+
+access_keys = Table(
+    "access_keys",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("account_id", String(12), ForeignKey("accounts.id"), nullable=False),
+    Column("user_id", String(32), ForeignKey("users.id"), nullable=True),
+    Column("secret", String(64), nullable=False),
+    Column("status", String(8), nullable=False),
+    _when("created_at"),
+    _when("last_used_at", nullable=True),
+    Column("last_used_service", String(32), nullable=True),
+    Column("last_used_region", String(32), nullable=True),
+)
+
+login_profiles = Table(
+    "login_profiles",
+    metadata,
+    Column("user_id", String(32), ForeignKey("users.id"), primary_key=True),
+    Column("password_hash", String(256), nullable=False),
+    Column("reset_required", Boolean, nullable=False),
+    _when("created_at"),
+)
+
+mfa_devices = Table(
+    "mfa_devices",
+    metadata,
+    Column("serial", String(256), primary_key=True),
+    Column("account_id", String(12), ForeignKey("accounts.id"), nullable=False),
+    Column("name", String(226), nullable=False),
+    Column("name_key", String(226), nullable=False),
+    Column("path", String(512), nullable=False),
+    Column("seed", String(128), nullable=False),
+    Column("user_id", String(32), ForeignKey("users.id"), nullable=True),
+    _when("enabled_at", nullable=True),
+    Column("last_step", BigInteger, nullable=True),
+    _when("created_at"),
+    UniqueConstraint("account_id", "name_key", name="uq_mfa_account_name"),
+)
