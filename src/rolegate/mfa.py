@@ -274,9 +274,7 @@ def qr_code_png(uri: str) -> bytes:
     """
     qr_code = segno.make(uri, error="m", micro=False, boost_error=False)
     buffer = io.BytesIO()
-    qr_code.save(
-        buffer, kind="png", scale=_QR_MODULE_SCALE_PIXELS, border=_QR_QUIET_ZONE_MODULES
-    )
+    qr_code.save(buffer, kind="png", scale=_QR_MODULE_SCALE_PIXELS, border=_QR_QUIET_ZONE_MODULES)
     return buffer.getvalue()
 
 

@@ -3,7 +3,16 @@
 Importing this package registers every operation.
 """
 
-from . import iam_accounts, iam_keys, iam_users  # noqa: F401  (registration side effects)
+from . import (  # noqa: F401  (registration side effects)
+    iam_accounts,
+    iam_credentials,
+    iam_groups,
+    iam_inline_policies,
+    iam_keys,
+    iam_managed_policies,
+    iam_roles,
+    iam_users,
+)
 from .registry import REGISTRY, Operation, OperationContext
 
 __all__ = ["REGISTRY", "Operation", "OperationContext"]

@@ -47,10 +47,7 @@ def delete_access_key(ctx: OperationContext) -> None:
 def list_access_keys(ctx: OperationContext) -> Mapping[str, Any]:
     user_id, user_name = _key_owner(ctx)
     keys = access_keys.list_access_keys(ctx.uow, ctx.account_id, user_id, user_name)
-    result = page(ctx, keys, "AccessKeyMetadata")
-    if user_name is not None:
-        result["UserName"] = user_name
-    return result
+    return page(ctx, keys, "AccessKeyMetadata")
 
 
 @operation("iam", "GetAccessKeyLastUsed", resource=account_resource)

@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ..clock import Clock, SystemClock
+from ..clock import Clock
 from ..ids import request_id as new_request_id
 from ..store.database import Database
 from ..wire import sigv4
@@ -38,8 +38,8 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def create_app(database: Database, clock: Clock | None = None) -> Starlette:
-    gateway = Gateway(database, clock or SystemClock())
+def create_app(database: Database, signing_clock: Clock | None = None) -> Starlette:
+    gateway = Gateway(database, signing_clock)
 
     async def endpoint(request: Request) -> Response:
         try:

@@ -13,7 +13,7 @@ from typing import Any, Final
 
 from ..api import REGISTRY, OperationContext
 from ..api.registry import Caller, Operation
-from ..clock import Clock
+from ..clock import Clock, SystemClock
 from ..errors import AccessDenied, ServiceError
 from ..iam.access_keys import record_key_use
 from ..iam.authorization import PolicyCache
@@ -44,9 +44,12 @@ def _iso(moment: datetime) -> str:
 
 
 class Gateway:
-    def __init__(self, database: Database, clock: Clock) -> None:
+    def __init__(self, database: Database, signing_clock: Clock | None = None) -> None:
         self.database = database
-        self.clock = clock
+        # Business time (expiry, last use) is the store's clock; signatures are checked
+        # against real time unless a test replaces it.
+        self.clock = database.clock
+        self.signing_clock = signing_clock or SystemClock()
         self.policy_cache = PolicyCache()
         self._key_use: dict[str, float] = {}
 
@@ -56,7 +59,7 @@ class Gateway:
         protocol = get_protocol("iam")
         try:
             keys = KeyDirectory(self.database)
-            verified = sigv4.verify(request, keys.secret_for, self.clock.now())
+            verified = sigv4.verify(request, keys.secret_for, self.signing_clock.now())
             if verified.service not in QUERY_SERVICES:
                 raise ServiceError(
                     f"rolegate does not serve the service '{verified.service}' on this endpoint.",

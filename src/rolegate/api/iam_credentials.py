@@ -1,0 +1,3 @@
+"""Placeholder: operations are added here."""
+
+__all__: list[str] = []
