@@ -4,18 +4,23 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
+from urllib.parse import quote
 
 from sqlalchemy import Row, Table, delete, func, insert, select
 
-from ..errors import InvalidInput, LimitExceeded, NoSuchEntity
+from ..errors import InvalidInput, LimitExceeded, MalformedPolicyDocument, NoSuchEntity
 from ..ids import iam_arn
+from ..policy import PolicyKind, PolicyValidationError, parse_policy
+from ..policy.errors import LIMIT_EXCEEDED
 from ..store.database import UnitOfWork
 from ..store.schema import entity_tags, groups, managed_policies, roles, users
 
 __all__ = [
     "MAX_TAGS",
     "QUOTAS",
+    "check_policy_document",
     "count",
+    "encode_document",
     "entity_arn",
     "find_named",
     "get_group",
@@ -139,3 +144,22 @@ def remove_tags(uow: UnitOfWork, entity_id: str, keys: Sequence[str]) -> None:
             entity_tags.c.entity_id == entity_id, entity_tags.c.key_lower.in_(lowered)
         )
     )
+
+
+def check_policy_document(text: str, kind: PolicyKind, *, max_size: int | None = None) -> str:
+    """Validate a policy document for its kind; raise the AWS error IAM would.
+
+    `max_size` is the quota in characters without whitespace (default: the kind's own).
+    """
+    try:
+        parse_policy(text, kind, max_size=max_size)
+    except PolicyValidationError as error:
+        if error.code == LIMIT_EXCEEDED:
+            raise LimitExceeded(error.issues[0].message) from error
+        raise MalformedPolicyDocument(error.aws_message()) from error
+    return text
+
+
+def encode_document(text: str) -> str:
+    """IAM returns policy documents URL-encoded (RFC 3986)."""
+    return quote(text, safe="-_.~")
