@@ -122,8 +122,10 @@ def serve(host: str, port: int, data: str, db: str | None) -> None:
     click.echo(f"rolegate listening on http://{host}:{port} (store: {_safe_url(database.url)})")
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")
     server = uvicorn.Server(config)
-    # uvicorn finishes in-flight requests on SIGINT/SIGTERM before returning.
-    signal.signal(signal.SIGTERM, lambda *_: setattr(server, "should_exit", True))
+    # uvicorn finishes in-flight requests on SIGINT/SIGTERM, then re-raises the signal with
+    # the handler that was installed before it started: make that one a clean exit too.
+    for stop_signal in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(stop_signal, lambda *_: setattr(server, "should_exit", True))
     server.run()
     database.dispose()
 
