@@ -6,6 +6,7 @@ __all__ = [
     "AccessDenied",
     "DeleteConflict",
     "EntityAlreadyExists",
+    "InvalidClientTokenId",
     "InvalidInput",
     "LimitExceeded",
     "MalformedPolicyDocument",
@@ -68,4 +69,9 @@ class ValidationError(ServiceError):
 
 class AccessDenied(ServiceError):
     code = "AccessDenied"
+    http_status = 403
+
+
+class InvalidClientTokenId(ServiceError):
+    code = "InvalidClientTokenId"
     http_status = 403

@@ -16,9 +16,17 @@ from .server import RunningServer
 ClientFactory = Callable[..., Any]
 
 
-@pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    running = RunningServer.sqlite(tmp_path_factory.mktemp("rolegate-data")).start()
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningServer]:
+    """The real server, once on the embedded SQLite store and once on PostgreSQL."""
+    if request.param == "sqlite":
+        running = RunningServer.sqlite(tmp_path_factory.mktemp("rolegate-data"))
+    else:
+        cluster = request.getfixturevalue("postgres_cluster")
+        running = RunningServer(cluster.create_database("rolegate_e2e"))
+    running.start()
     yield running
     running.stop()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 
 from ..errors import LimitExceeded, NoSuchEntity
 from ..ids import ACCESS_KEY_PREFIX, new_secret_access_key, new_unique_id
@@ -39,21 +39,24 @@ class KeyOwner:
     user_path: str | None
 
 
+_KEY_OWNER = (
+    select(
+        access_keys.c.id,
+        access_keys.c.secret,
+        access_keys.c.status,
+        access_keys.c.account_id,
+        accounts.c.generation,
+        access_keys.c.user_id,
+        users.c.name,
+        users.c.path,
+    )
+    .select_from(access_keys.join(accounts).outerjoin(users))
+    .where(access_keys.c.id == bindparam("key_id"))
+)
+
+
 def find_key_owner(uow: UnitOfWork, access_key_id: str) -> KeyOwner | None:
-    row = uow.connection.execute(
-        select(
-            access_keys.c.id,
-            access_keys.c.secret,
-            access_keys.c.status,
-            access_keys.c.account_id,
-            accounts.c.generation,
-            access_keys.c.user_id,
-            users.c.name,
-            users.c.path,
-        )
-        .select_from(access_keys.join(accounts).outerjoin(users))
-        .where(access_keys.c.id == access_key_id)
-    ).first()
+    row = uow.connection.execute(_KEY_OWNER, {"key_id": access_key_id}).first()
     if row is None:
         return None
     return KeyOwner(

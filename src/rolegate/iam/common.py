@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Final
 from urllib.parse import quote
 
-from sqlalchemy import Row, Table, delete, func, insert, select
+from sqlalchemy import Row, Table, bindparam, delete, func, insert, select
 
 from ..errors import InvalidInput, LimitExceeded, MalformedPolicyDocument, NoSuchEntity
 from ..ids import iam_arn
@@ -51,10 +51,23 @@ QUOTAS: Final[Mapping[str, int]] = {
 _KIND_OF_TABLE: Final = {"users": "user", "groups": "group", "roles": "role"}
 
 
+_FIND_NAMED: dict[str, Any] = {}
+
+
+def _find_named_statement(table: Table) -> Any:
+    statement = _FIND_NAMED.get(table.name)
+    if statement is None:
+        statement = select(table).where(
+            table.c.account_id == bindparam("account_id"), table.c.name_key == bindparam("key")
+        )
+        _FIND_NAMED[table.name] = statement
+    return statement
+
+
 def find_named(uow: UnitOfWork, table: Table, account_id: str, name: str) -> Row[Any] | None:
     """The row of a user / group / role / policy by name (case-insensitive), or None."""
     return uow.connection.execute(
-        select(table).where(table.c.account_id == account_id, table.c.name_key == name.lower())
+        _find_named_statement(table), {"account_id": account_id, "key": name.lower()}
     ).first()
 
 
@@ -97,12 +110,15 @@ def count(uow: UnitOfWork, table: Table, *where: Any) -> int:
     )
 
 
+_LIST_TAGS = (
+    select(entity_tags.c.key, entity_tags.c.value)
+    .where(entity_tags.c.entity_id == bindparam("entity_id"))
+    .order_by(entity_tags.c.position)
+)
+
+
 def list_tags(uow: UnitOfWork, entity_id: str) -> list[dict[str, str]]:
-    rows = uow.connection.execute(
-        select(entity_tags.c.key, entity_tags.c.value)
-        .where(entity_tags.c.entity_id == entity_id)
-        .order_by(entity_tags.c.position)
-    )
+    rows = uow.connection.execute(_LIST_TAGS, {"entity_id": entity_id})
     return [{"Key": row.key, "Value": row.value} for row in rows]
 
 

@@ -7,7 +7,7 @@ from ..iam.access_keys import KeyOwner, find_key_owner
 from ..iam.authorization import PolicyCache
 from ..ids import iam_arn
 from ..policy import PolicySet, Principal
-from ..store.database import Database, UnitOfWork
+from ..store.database import UnitOfWork
 
 __all__ = ["KeyDirectory", "caller_for"]
 
@@ -15,13 +15,12 @@ __all__ = ["KeyDirectory", "caller_for"]
 class KeyDirectory:
     """Looks up access keys for the SigV4 verifier and remembers the owner it found."""
 
-    def __init__(self, database: Database) -> None:
-        self.database = database
+    def __init__(self, uow: UnitOfWork) -> None:
+        self.uow = uow
         self.owner: KeyOwner | None = None
 
     def secret_for(self, access_key_id: str) -> str | None:
-        with self.database.read() as uow:
-            owner = find_key_owner(uow, access_key_id)
+        owner = find_key_owner(self.uow, access_key_id)
         if owner is None or not owner.active:
             return None
         self.owner = owner

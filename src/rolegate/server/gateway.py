@@ -14,12 +14,12 @@ from typing import Any, Final
 from ..api import REGISTRY, OperationContext
 from ..api.registry import Caller, Operation
 from ..clock import Clock, SystemClock
-from ..errors import AccessDenied, ServiceError
-from ..iam.access_keys import record_key_use
+from ..errors import AccessDenied, InvalidClientTokenId, ServiceError
+from ..iam.access_keys import KeyOwner, find_key_owner, record_key_use
 from ..iam.authorization import PolicyCache
 from ..ids import request_id as new_request_id
 from ..policy import Request, evaluate
-from ..store.database import Database
+from ..store.database import Database, UnitOfWork
 from ..wire import sigv4
 from ..wire.query import QueryProtocolError, ServiceProtocol, get_protocol, parse_form_body
 from .auth import KeyDirectory, caller_for
@@ -29,7 +29,17 @@ __all__ = ["Gateway", "WireResponse"]
 log = logging.getLogger("rolegate.gateway")
 
 QUERY_SERVICES: Final = ("iam", "sts")
+INVALID_TOKEN_MESSAGE: Final = "The security token included in the request is invalid."
 _KEY_USE_INTERVAL: Final = 60.0
+
+
+@dataclass(frozen=True)
+class _Call:
+    operation: Operation
+    params: dict[str, Any]
+    region: str
+    source_ip: str
+    request_id: str
 
 
 @dataclass
@@ -58,28 +68,40 @@ class Gateway:
         request_id = new_request_id()
         protocol = get_protocol("iam")
         try:
-            keys = KeyDirectory(self.database)
-            verified = sigv4.verify(request, keys.secret_for, self.signing_clock.now())
-            if verified.service not in QUERY_SERVICES:
-                raise ServiceError(
-                    f"rolegate does not serve the service '{verified.service}' on this endpoint.",
-                    code="InvalidAction",
-                    http_status=400,
-                )
-            protocol = get_protocol(verified.service)
-            if keys.owner is None:  # verify() succeeded, so the lookup found the key
-                raise ServiceError("The security token included in the request is invalid.")
-            form = parse_form_body(request.body if request.body else request.query)
-            operation_model, params = protocol.parse_request(form)
-            found = REGISTRY.get((verified.service, operation_model.name))
-            if found is None:
-                raise ServiceError(
-                    f"rolegate does not implement {verified.service}:{operation_model.name}.",
-                    code="NotImplemented",
-                    http_status=501,
-                )
-            result = self._run(found, keys, params, verified.region, source_ip, request_id)
-            self._note_key_use(keys, verified.service, verified.region)
+            # Reads run in the transaction that authenticated the key; writes re-read the key
+            # owner under the write lock in a transaction of their own.
+            with self.database.read() as read_uow:
+                keys = KeyDirectory(read_uow)
+                verified = sigv4.verify(request, keys.secret_for, self.signing_clock.now())
+                if verified.service not in QUERY_SERVICES:
+                    raise ServiceError(
+                        f"rolegate does not serve the service '{verified.service}' here.",
+                        code="InvalidAction",
+                        http_status=400,
+                    )
+                protocol = get_protocol(verified.service)
+                owner = keys.owner
+                if owner is None:  # verify() succeeded, so the lookup found the key
+                    raise InvalidClientTokenId(INVALID_TOKEN_MESSAGE)
+                form = parse_form_body(request.body if request.body else request.query)
+                operation_model, params = protocol.parse_request(form)
+                found = REGISTRY.get((verified.service, operation_model.name))
+                if found is None:
+                    raise ServiceError(
+                        f"rolegate does not implement {verified.service}:{operation_model.name}.",
+                        code="NotImplemented",
+                        http_status=501,
+                    )
+                call = _Call(found, params, verified.region, source_ip, request_id)
+                if not found.writes:
+                    result = self._run(read_uow, owner, call)
+            if found.writes:
+                with self.database.write() as uow:
+                    current = find_key_owner(uow, owner.access_key_id)
+                    if current is None or not current.active:
+                        raise InvalidClientTokenId(INVALID_TOKEN_MESSAGE)
+                    result = self._run(uow, current, call)
+            self._note_key_use(owner, verified.service, verified.region)
             body = protocol.serialize_response(operation_model, result, request_id)
             return self._response(200, body, request_id)
         except sigv4.SigV4Error as error:
@@ -101,31 +123,19 @@ class Gateway:
             )
 
     # ------------------------------------------------------------------ steps
-    def _run(
-        self,
-        found: Operation,
-        keys: KeyDirectory,
-        params: dict[str, Any],
-        region: str,
-        source_ip: str,
-        request_id: str,
-    ) -> Any:
-        owner = keys.owner
-        assert owner is not None
-        transaction = self.database.write() if found.writes else self.database.read()
-        with transaction as uow:
-            caller = caller_for(uow, owner, self.policy_cache)
-            ctx = OperationContext(
-                uow=uow,
-                caller=caller,
-                params=params,
-                region=region,
-                source_ip=source_ip,
-                policy_cache=self.policy_cache,
-                request_id=request_id,
-            )
-            self.authorize(ctx, found.action, found.resource(ctx))
-            return found.handler(ctx)
+    def _run(self, uow: UnitOfWork, owner: KeyOwner, call: _Call) -> Any:
+        caller = caller_for(uow, owner, self.policy_cache)
+        ctx = OperationContext(
+            uow=uow,
+            caller=caller,
+            params=call.params,
+            region=call.region,
+            source_ip=call.source_ip,
+            policy_cache=self.policy_cache,
+            request_id=call.request_id,
+        )
+        self.authorize(ctx, call.operation.action, call.operation.resource(ctx))
+        return call.operation.handler(ctx)
 
     def authorize(self, ctx: OperationContext, action: str, resource: str) -> None:
         """Raise AccessDenied (with AWS's message) unless the caller may do `action`."""
@@ -152,12 +162,9 @@ class Gateway:
             ).rstrip()
             raise AccessDenied(message)
 
-    def _note_key_use(self, keys: KeyDirectory, service: str, region: str) -> None:
+    def _note_key_use(self, owner: KeyOwner, service: str, region: str) -> None:
         """Record last use at most once a minute per key (a write per request would serialize
         every reader behind the store's write lock)."""
-        owner = keys.owner
-        if owner is None:
-            return
         moment = self.clock.now().timestamp()
         last = self._key_use.get(owner.access_key_id)
         if last is not None and moment - last < _KEY_USE_INTERVAL:
