@@ -12,6 +12,7 @@ from . import (  # noqa: F401  (registration side effects)
     iam_managed_policies,
     iam_roles,
     iam_users,
+    sts,
 )
 from .registry import REGISTRY, Operation, OperationContext
 

@@ -14,13 +14,15 @@ from typing import Any
 
 from ..iam.authorization import PolicyCache
 from ..policy import PolicySet, Principal
-from ..store.database import UnitOfWork
+from ..store.database import Database, UnitOfWork
+from ..sts.tokens import KeyRing, SessionClaims
 
 __all__ = [
     "REGISTRY",
     "Caller",
     "Operation",
     "OperationContext",
+    "Services",
     "operation",
 ]
 
@@ -37,6 +39,8 @@ class Caller:
     user_name: str | None = None
     user_path: str | None = None
     policies: PolicySet = field(default_factory=PolicySet)
+    session: SessionClaims | None = None
+    extra_context: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def arn(self) -> str:
@@ -45,6 +49,10 @@ class Caller:
     @property
     def is_root(self) -> bool:
         return self.principal.is_root
+
+    @property
+    def is_temporary(self) -> bool:
+        return self.session is not None
 
 
 @dataclass
@@ -56,6 +64,7 @@ class OperationContext:
     source_ip: str
     policy_cache: PolicyCache
     request_id: str
+    services: Services
 
     @property
     def now(self) -> datetime:
@@ -78,13 +87,31 @@ class Operation:
     resource: ResourceFn
     handler: HandlerFn
     writes: bool
+    # False for calls that need no permission (GetCallerIdentity) or that authorize
+    # themselves against more than the caller's policies (AssumeRole and its trust policy).
+    gateway_authorizes: bool = True
+
+
+@dataclass(frozen=True)
+class Services:
+    """Process-wide collaborators a handler may need beyond its transaction."""
+
+    database: Database
+    keys: KeyRing
+    authorize: Callable[[OperationContext, str, str], None]
+    evaluation_context: Callable[[OperationContext], dict[str, str]]
 
 
 REGISTRY: dict[tuple[str, str], Operation] = {}
 
 
 def operation(
-    service: str, name: str, *, resource: ResourceFn, writes: bool = False
+    service: str,
+    name: str,
+    *,
+    resource: ResourceFn,
+    writes: bool = False,
+    gateway_authorizes: bool = True,
 ) -> Callable[[HandlerFn], HandlerFn]:
     """Register a handler for `service:name`."""
 
@@ -92,7 +119,9 @@ def operation(
         key = (service, name)
         if key in REGISTRY:
             raise RuntimeError(f"operation {service}:{name} registered twice")
-        REGISTRY[key] = Operation(service, name, f"{service}:{name}", resource, handler, writes)
+        REGISTRY[key] = Operation(
+            service, name, f"{service}:{name}", resource, handler, writes, gateway_authorizes
+        )
         return handler
 
     return register

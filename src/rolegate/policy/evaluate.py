@@ -142,13 +142,25 @@ class PolicySet:
         self.session = StatementIndex(session_policies) if session_policies else None
         self.scp = tuple(StatementIndex(level) for level in scp)
 
-    def with_resource(self, resource: Policy | None) -> PolicySet:
-        """The same principal-side policies with another resource policy (shares indexes)."""
+    def with_session(self, session: Iterable[Policy]) -> PolicySet:
+        """The same identity side limited by a session policy (shares indexes)."""
+        clone = self._clone()
+        policies = list(session)
+        clone.session = StatementIndex(policies) if policies else None
+        return clone
+
+    def _clone(self) -> PolicySet:
         clone = PolicySet.__new__(PolicySet)
         clone.identity = self.identity
+        clone.resource = self.resource
         clone.boundary = self.boundary
         clone.session = self.session
         clone.scp = self.scp
+        return clone
+
+    def with_resource(self, resource: Policy | None) -> PolicySet:
+        """The same principal-side policies with another resource policy (shares indexes)."""
+        clone = self._clone()
         clone.resource = StatementIndex([resource]) if resource is not None else None
         return clone
 

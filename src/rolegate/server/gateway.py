@@ -7,12 +7,13 @@ answered with a 500 `InternalFailure` that carries no traceback.
 from __future__ import annotations
 
 import logging
+import urllib.parse
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
 
 from ..api import REGISTRY, OperationContext
-from ..api.registry import Caller, Operation
+from ..api.registry import Caller, Operation, Services
 from ..clock import Clock, SystemClock
 from ..errors import AccessDenied, InvalidClientTokenId, ServiceError
 from ..iam.access_keys import KeyOwner, find_key_owner, record_key_use
@@ -20,9 +21,10 @@ from ..iam.authorization import PolicyCache
 from ..ids import request_id as new_request_id
 from ..policy import Request, evaluate
 from ..store.database import Database, UnitOfWork
+from ..sts.keyring import StoreKeyRing
 from ..wire import sigv4
 from ..wire.query import QueryProtocolError, ServiceProtocol, get_protocol, parse_form_body
-from .auth import KeyDirectory, caller_for
+from .auth import KeyDirectory, caller_for, session_caller
 
 __all__ = ["Gateway", "WireResponse"]
 
@@ -53,6 +55,16 @@ def _iso(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _security_token(request: sigv4.HttpRequest) -> str | None:
+    found = request.header_values("x-amz-security-token")
+    if found:
+        return found[0].strip()
+    for name, value in urllib.parse.parse_qsl(request.query, keep_blank_values=True):
+        if name == "X-Amz-Security-Token":
+            return value
+    return None
+
+
 class Gateway:
     def __init__(self, database: Database, signing_clock: Clock | None = None) -> None:
         self.database = database
@@ -61,6 +73,13 @@ class Gateway:
         self.clock = database.clock
         self.signing_clock = signing_clock or SystemClock()
         self.policy_cache = PolicyCache()
+        self.keys = StoreKeyRing(database)
+        self.services = Services(
+            database=database,
+            keys=self.keys,
+            authorize=self.authorize,
+            evaluation_context=self.evaluation_context,
+        )
         self._key_use: dict[str, float] = {}
 
     # ------------------------------------------------------------------ entry point
@@ -71,7 +90,7 @@ class Gateway:
             # Reads run in the transaction that authenticated the key; writes re-read the key
             # owner under the write lock in a transaction of their own.
             with self.database.read() as read_uow:
-                keys = KeyDirectory(read_uow)
+                keys = KeyDirectory(read_uow, self.keys, _security_token(request))
                 verified = sigv4.verify(request, keys.secret_for, self.signing_clock.now())
                 if verified.service not in QUERY_SERVICES:
                     raise ServiceError(
@@ -80,9 +99,6 @@ class Gateway:
                         http_status=400,
                     )
                 protocol = get_protocol(verified.service)
-                owner = keys.owner
-                if owner is None:  # verify() succeeded, so the lookup found the key
-                    raise InvalidClientTokenId(INVALID_TOKEN_MESSAGE)
                 form = parse_form_body(request.body if request.body else request.query)
                 operation_model, params = protocol.parse_request(form)
                 found = REGISTRY.get((verified.service, operation_model.name))
@@ -94,14 +110,12 @@ class Gateway:
                     )
                 call = _Call(found, params, verified.region, source_ip, request_id)
                 if not found.writes:
-                    result = self._run(read_uow, owner, call)
+                    result = self._run(read_uow, self._caller(read_uow, keys), call)
             if found.writes:
                 with self.database.write() as uow:
-                    current = find_key_owner(uow, owner.access_key_id)
-                    if current is None or not current.active:
-                        raise InvalidClientTokenId(INVALID_TOKEN_MESSAGE)
-                    result = self._run(uow, current, call)
-            self._note_key_use(owner, verified.service, verified.region)
+                    result = self._run(uow, self._caller(uow, keys, recheck=True), call)
+            if keys.owner is not None:
+                self._note_key_use(keys.owner, verified.service, verified.region)
             body = protocol.serialize_response(operation_model, result, request_id)
             return self._response(200, body, request_id)
         except sigv4.SigV4Error as error:
@@ -123,8 +137,17 @@ class Gateway:
             )
 
     # ------------------------------------------------------------------ steps
-    def _run(self, uow: UnitOfWork, owner: KeyOwner, call: _Call) -> Any:
-        caller = caller_for(uow, owner, self.policy_cache)
+    def _caller(self, uow: UnitOfWork, keys: KeyDirectory, *, recheck: bool = False) -> Caller:
+        if keys.session is not None:
+            return session_caller(uow, keys.session, self.policy_cache, self.clock.now())
+        owner = keys.owner
+        if owner is not None and recheck:
+            owner = find_key_owner(uow, owner.access_key_id)
+        if owner is None or not owner.active:
+            raise InvalidClientTokenId(INVALID_TOKEN_MESSAGE)
+        return caller_for(uow, owner, self.policy_cache)
+
+    def _run(self, uow: UnitOfWork, caller: Caller, call: _Call) -> Any:
         ctx = OperationContext(
             uow=uow,
             caller=caller,
@@ -133,25 +156,32 @@ class Gateway:
             source_ip=call.source_ip,
             policy_cache=self.policy_cache,
             request_id=call.request_id,
+            services=self.services,
         )
-        self.authorize(ctx, call.operation.action, call.operation.resource(ctx))
+        if call.operation.gateway_authorizes:
+            self.authorize(ctx, call.operation.action, call.operation.resource(ctx))
         return call.operation.handler(ctx)
+
+    def evaluation_context(self, ctx: OperationContext) -> dict[str, str]:
+        """The global condition keys of this request (the principal adds its own)."""
+        now = ctx.now
+        return {
+            "aws:SourceIp": ctx.source_ip,
+            "aws:CurrentTime": _iso(now),
+            "aws:EpochTime": str(int(now.timestamp())),
+            "aws:SecureTransport": "false",
+            "aws:RequestedRegion": ctx.region,
+            **ctx.caller.extra_context,
+        }
 
     def authorize(self, ctx: OperationContext, action: str, resource: str) -> None:
         """Raise AccessDenied (with AWS's message) unless the caller may do `action`."""
         caller: Caller = ctx.caller
-        now = ctx.now
         request = Request(
             caller.principal,
             action,
             resource,
-            context={
-                "aws:SourceIp": ctx.source_ip,
-                "aws:CurrentTime": _iso(now),
-                "aws:EpochTime": str(int(now.timestamp())),
-                "aws:SecureTransport": "false",
-                "aws:RequestedRegion": ctx.region,
-            },
+            context=self.evaluation_context(ctx),
             resource_account=ctx.account_id,
         )
         decision = evaluate(request, caller.policies)

@@ -36,6 +36,7 @@ __all__ = [
     "policy_attachments",
     "policy_versions",
     "roles",
+    "token_keys",
     "users",
 ]
 
@@ -201,4 +202,13 @@ mfa_devices = Table(
     Column("last_step", BigInteger, nullable=True),
     _when("created_at"),
     UniqueConstraint("account_id", "name_key", name="uq_mfa_account_name"),
+)
+
+token_keys = Table(
+    "token_keys",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("material", String(512), nullable=False),
+    Column("active", Boolean, nullable=False),
+    _when("created_at"),
 )

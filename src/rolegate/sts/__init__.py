@@ -1,0 +1,1 @@
+"""STS: temporary credentials whose session tokens any node validates without a lookup."""

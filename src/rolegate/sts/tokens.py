@@ -1,0 +1,151 @@
+"""Self-contained session tokens: claims sealed with AES-256-GCM under a key id.
+
+A token is `base64url(b"RG1" | key-id length | key id | 12-byte nonce | ciphertext)`, the
+ciphertext being the zlib-compressed JSON claims sealed with the key named by the key id
+(associated data: the header), so a node validates a token with the key ring alone and keys
+rotate by id. The claims carry the temporary secret access key: a request signed with the
+temporary credentials is verified with the secret found inside its own token.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import os
+import zlib
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any, Final, Protocol
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+__all__ = [
+    "MESSAGE_MAGIC",
+    "TOKEN_MAGIC",
+    "KeyRing",
+    "SessionClaims",
+    "TokenError",
+    "open_message",
+    "open_token",
+    "seal_message",
+    "seal_token",
+]
+
+TOKEN_MAGIC: Final = b"RG1"
+_NONCE_BYTES: Final = 12
+
+
+class TokenError(ValueError):
+    """The token is not one of ours, was altered, or was sealed with an unknown key."""
+
+
+class KeyRing(Protocol):
+    def current(self) -> tuple[str, bytes]:
+        """(key id, 32-byte key) to seal new tokens with."""
+        ...
+
+    def get(self, key_id: str) -> bytes | None:
+        """The key with this id, or None when unknown (retired or foreign)."""
+        ...
+
+
+@dataclass(frozen=True)
+class SessionClaims:
+    """What a session token asserts. Times are epoch seconds."""
+
+    access_key_id: str
+    secret_access_key: str
+    account_id: str
+    issued_at: float
+    expires_at: float
+    kind: str  # "AssumedRole" or "SessionToken" (GetSessionToken: the user's own permissions)
+    principal_id: str  # role id (AROA...) or user id (AIDA...)
+    principal_name: str  # role name or user name
+    principal_path: str = "/"
+    session_name: str = ""
+    mfa_authenticated_at: float | None = None
+    source_identity: str | None = None
+    tags: Mapping[str, str] = field(default_factory=dict)
+    transitive_tag_keys: tuple[str, ...] = ()
+    session_policy: str | None = None
+    policy_arns: tuple[str, ...] = ()
+    chained: bool = False
+    caller_arn: str = ""
+
+    def to_json(self) -> bytes:
+        data = asdict(self)
+        data["tags"] = dict(self.tags)
+        data["transitive_tag_keys"] = list(self.transitive_tag_keys)
+        data["policy_arns"] = list(self.policy_arns)
+        return json.dumps(data, separators=(",", ":"), sort_keys=True).encode()
+
+    @classmethod
+    def from_json(cls, raw: bytes) -> SessionClaims:
+        data: dict[str, Any] = json.loads(raw)
+        data["tags"] = dict(data.get("tags", {}))
+        data["transitive_tag_keys"] = tuple(data.get("transitive_tag_keys", ()))
+        data["policy_arns"] = tuple(data.get("policy_arns", ()))
+        return cls(**data)
+
+
+MESSAGE_MAGIC: Final = b"RGM"
+
+
+def _header(magic: bytes, key_id: str) -> bytes:
+    encoded = key_id.encode()
+    if not 0 < len(encoded) < 256:
+        raise ValueError("key id must be 1-255 bytes")
+    return magic + bytes([len(encoded)]) + encoded
+
+
+def _seal(payload: bytes, magic: bytes, keys: KeyRing) -> str:
+    key_id, key = keys.current()
+    header = _header(magic, key_id)
+    nonce = os.urandom(_NONCE_BYTES)
+    sealed = AESGCM(key).encrypt(nonce, zlib.compress(payload, 9), header)
+    return base64.urlsafe_b64encode(header + nonce + sealed).decode().rstrip("=")
+
+
+def _open(text: str, magic: bytes, keys: KeyRing) -> bytes:
+    try:
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (binascii.Error, ValueError) as error:
+        raise TokenError("not base64") from error
+    if len(raw) < len(magic) + 2 or not raw.startswith(magic):
+        raise TokenError("not a rolegate token")
+    id_end = len(magic) + 1 + raw[len(magic)]
+    header = raw[:id_end]
+    key = keys.get(header[len(magic) + 1 :].decode("utf-8", "replace"))
+    if key is None:
+        raise TokenError("sealed with an unknown key")
+    nonce, sealed = raw[id_end : id_end + _NONCE_BYTES], raw[id_end + _NONCE_BYTES :]
+    if len(nonce) != _NONCE_BYTES:
+        raise TokenError("truncated")
+    try:
+        return zlib.decompress(AESGCM(key).decrypt(nonce, sealed, header))
+    except (InvalidTag, zlib.error, ValueError) as error:
+        raise TokenError("altered or malformed") from error
+
+
+def seal_token(claims: SessionClaims, keys: KeyRing) -> str:
+    return _seal(claims.to_json(), TOKEN_MAGIC, keys)
+
+
+def open_token(token: str, keys: KeyRing) -> SessionClaims:
+    """The claims of a token sealed by this key ring; TokenError otherwise."""
+    plain = _open(token, TOKEN_MAGIC, keys)
+    try:
+        return SessionClaims.from_json(plain)
+    except (ValueError, TypeError, KeyError) as error:
+        raise TokenError("malformed claims") from error
+
+
+def seal_message(details: Mapping[str, Any], keys: KeyRing) -> str:
+    """An encoded authorization-failure message (DecodeAuthorizationMessage opens it)."""
+    return _seal(json.dumps(details, separators=(",", ":")).encode(), MESSAGE_MAGIC, keys)
+
+
+def open_message(encoded: str, keys: KeyRing) -> str:
+    return _open(encoded, MESSAGE_MAGIC, keys).decode()
