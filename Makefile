@@ -22,7 +22,7 @@ $(VENV)/.installed-bench: $(VENV)/.installed-test
 	touch $@
 
 run: $(VENV)/.installed-run
-	$(BIN)/rolegate demo
+	$(BIN)/rolegate serve --demo
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check src tests bench

@@ -5,12 +5,24 @@ from __future__ import annotations
 import json
 import signal
 import sys
+import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 from sqlalchemy.engine import make_url
 
+from .demo import (
+    DEMO_FILE,
+    DEVELOPMENT,
+    PRODUCTION,
+    build_world,
+    current_mfa_code,
+    load_world,
+    profiles_text,
+)
 from .errors import ServiceError
 from .iam.accounts import create_account, list_accounts
 from .policy import PolicyKind, validate_policy
@@ -110,8 +122,9 @@ def _store_options(command: Callable[..., None]) -> Callable[..., None]:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8790, show_default=True, type=int)
+@click.option("--demo", "with_demo", is_flag=True, help="Load the cross-account demo world.")
 @_store_options
-def serve(host: str, port: int, data: str, db: str | None) -> None:
+def serve(host: str, port: int, with_demo: bool, data: str, db: str | None) -> None:
     """Run the rolegate endpoint (IAM and STS over the AWS Query protocol)."""
     import uvicorn
 
@@ -119,15 +132,47 @@ def serve(host: str, port: int, data: str, db: str | None) -> None:
 
     database = _database(data, db)
     app = create_app(database)
-    click.echo(f"rolegate listening on http://{host}:{port} (store: {_safe_url(database.url)})")
+    endpoint = f"http://{host}:{port}"
+    click.echo(f"rolegate listening on {endpoint} (store: {_safe_url(database.url)})")
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")
     server = uvicorn.Server(config)
+    if with_demo:
+        threading.Thread(
+            target=_load_demo, args=(server, database, data, endpoint), daemon=True
+        ).start()
     # uvicorn finishes in-flight requests on SIGINT/SIGTERM, then re-raises the signal with
     # the handler that was installed before it started: make that one a clean exit too.
     for stop_signal in (signal.SIGINT, signal.SIGTERM):
         signal.signal(stop_signal, lambda *_: setattr(server, "should_exit", True))
     server.run()
     database.dispose()
+
+
+def _load_demo(server: Any, database: Database, data: str, endpoint: str) -> None:
+    """Once the server listens, build the demo world through it (first start only)."""
+    while not server.started:
+        time.sleep(0.05)
+    world = load_world(data)
+    if world is None:
+        with database.write() as uow:
+            development = create_account(uow, "development", DEVELOPMENT).to_json()
+            production = create_account(uow, "production", PRODUCTION).to_json()
+        world = build_world(endpoint, development, production)
+        (Path(data) / DEMO_FILE).write_text(json.dumps(world, indent=2), encoding="utf-8")
+    elif world.get("Endpoint") != endpoint:
+        world["Endpoint"] = endpoint
+        (Path(data) / DEMO_FILE).write_text(json.dumps(world, indent=2), encoding="utf-8")
+    click.echo(
+        "\nDemo world loaded: accounts development (111122223333) and production "
+        "(444455556666), users alice (Developers, MFA) and bob (Testers), roles UpdateApp "
+        "and UpdateAppMFA.\nPut these profiles in ~/.aws/config (or run `rolegate demo env`):\n"
+    )
+    click.echo(profiles_text(world))
+    click.echo(
+        "Then: aws sts get-caller-identity --profile rolegate-updateapp\n"
+        "      aws sts get-caller-identity --profile rolegate-updateapp-mfa  "
+        "(code: `rolegate demo mfa-code`)\n"
+    )
 
 
 def _safe_url(url: str) -> str:
@@ -168,9 +213,37 @@ def account_list(data: str, db: str | None) -> None:
     click.echo(json.dumps(listed, indent=2))
 
 
-@main.command()
+@main.group()
 def demo() -> None:
-    """Show the policy engine on the shipped examples (the server comes with the IAM issue)."""
+    """The cross-account demo world (loaded by `rolegate serve --demo`, i.e. `make run`)."""
+
+
+@demo.command("env")
+@click.option("--data", default=DEFAULT_DATA_DIR, show_default=True)
+def demo_env(data: str) -> None:
+    """Print the ~/.aws/config profiles of the demo world."""
+    world = _demo_world(data)
+    click.echo(profiles_text(world))
+
+
+@demo.command("mfa-code")
+@click.option("--data", default=DEFAULT_DATA_DIR, show_default=True)
+def demo_mfa_code(data: str) -> None:
+    """Print alice's current MFA code (each code is accepted once: wait 30 s between uses)."""
+    click.echo(current_mfa_code(_demo_world(data)))
+
+
+def _demo_world(data: str) -> dict[str, Any]:
+    world = load_world(data)
+    if world is None:
+        click.echo(f"error: no demo world in {data}: start it with `make run`", err=True)
+        sys.exit(2)
+    return world
+
+
+@demo.command("policies")
+def demo_policies() -> None:
+    """Validate the example policies and evaluate the scenario corpus with the engine."""
     examples = sorted(_EXAMPLES.glob("*.json")) if _EXAMPLES.is_dir() else []
     corpus = [path for path in examples if path.name.endswith(".corpus.json")]
     documents = [path for path in examples if path not in corpus]

@@ -1,0 +1,201 @@
+"""The demo world of the cross-account scenario, built with boto3 calls only.
+
+development (111122223333): groups Developers (may assume the production roles) and Testers
+(may not), users alice (developer, with a virtual MFA device) and bob (tester).
+production (444455556666): role UpdateApp trusting the development account, with read/write
+on the `productionapp` bucket; UpdateAppMFA, the same but only with MFA.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Final
+
+__all__ = [
+    "DEMO_FILE",
+    "DEVELOPMENT",
+    "PRODUCTION",
+    "build_world",
+    "current_mfa_code",
+    "profiles_text",
+]
+
+DEVELOPMENT: Final = "111122223333"
+PRODUCTION: Final = "444455556666"
+DEMO_FILE: Final = "demo.json"
+BUCKET: Final = "productionapp"
+
+
+def _doc(*statements: Mapping[str, Any]) -> str:
+    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)}, indent=2)
+
+
+def _client(service: str, endpoint: str, key: Mapping[str, str]) -> Any:
+    import boto3  # type: ignore[import-untyped]
+
+    return boto3.client(
+        service,
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id=key["AccessKeyId"],
+        aws_secret_access_key=key["SecretAccessKey"],
+    )
+
+
+def update_app_permissions() -> str:
+    return _doc(
+        {
+            "Sid": "ListBucket",
+            "Effect": "Allow",
+            "Action": "s3:ListBucket",
+            "Resource": f"arn:aws:s3:::{BUCKET}",
+        },
+        {
+            "Sid": "ReadWriteObjects",
+            "Effect": "Allow",
+            "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+            "Resource": f"arn:aws:s3:::{BUCKET}/*",
+        },
+    )
+
+
+def trust_development(*, require_mfa: bool) -> str:
+    statement: dict[str, Any] = {
+        "Effect": "Allow",
+        "Principal": {"AWS": f"arn:aws:iam::{DEVELOPMENT}:root"},
+        "Action": "sts:AssumeRole",
+    }
+    if require_mfa:
+        statement["Condition"] = {"Bool": {"aws:MultiFactorAuthPresent": "true"}}
+    return _doc(statement)
+
+
+def build_world(
+    endpoint: str, development_root: Mapping[str, str], production_root: Mapping[str, str]
+) -> dict[str, Any]:
+    """Create groups, users, keys, the MFA device and the roles; return what a user needs."""
+    from .mfa import base32_to_seed, totp
+
+    prod = _client("iam", endpoint, production_root)
+    for name, mfa in (("UpdateApp", False), ("UpdateAppMFA", True)):
+        prod.create_role(
+            RoleName=name,
+            AssumeRolePolicyDocument=trust_development(require_mfa=mfa),
+            Description="Read and write the productionapp bucket",
+        )
+        prod.put_role_policy(
+            RoleName=name, PolicyName="productionapp-rw", PolicyDocument=update_app_permissions()
+        )
+
+    dev = _client("iam", endpoint, development_root)
+    dev.create_group(GroupName="Developers")
+    dev.put_group_policy(
+        GroupName="Developers",
+        PolicyName="assume-update-app",
+        PolicyDocument=_doc(
+            {
+                "Effect": "Allow",
+                "Action": "sts:AssumeRole",
+                "Resource": f"arn:aws:iam::{PRODUCTION}:role/UpdateApp*",
+            },
+            {
+                "Effect": "Allow",
+                "Action": ["iam:GetUser", "iam:ListMFADevices"],
+                "Resource": "arn:aws:iam::*:user/${aws:username}",
+            },
+        ),
+    )
+    dev.create_group(GroupName="Testers")
+    dev.put_group_policy(
+        GroupName="Testers",
+        PolicyName="read-own-user",
+        PolicyDocument=_doc(
+            {
+                "Effect": "Allow",
+                "Action": "iam:GetUser",
+                "Resource": "arn:aws:iam::*:user/${aws:username}",
+            },
+        ),
+    )
+    users: dict[str, Any] = {}
+    for user, group in (("alice", "Developers"), ("bob", "Testers")):
+        dev.create_user(UserName=user)
+        dev.add_user_to_group(GroupName=group, UserName=user)
+        key = dev.create_access_key(UserName=user)["AccessKey"]
+        users[user] = {"AccessKeyId": key["AccessKeyId"], "SecretAccessKey": key["SecretAccessKey"]}
+
+    device = dev.create_virtual_mfa_device(VirtualMFADeviceName="alice")["VirtualMFADevice"]
+    seed_text = device["Base32StringSeed"].decode()
+    seed = base32_to_seed(seed_text)
+    now = time.time()
+    # Enable with the two codes before the current one, so the current code is still unused.
+    first, second = totp(seed, now - 60), totp(seed, now - 30)
+    dev.enable_mfa_device(
+        UserName="alice",
+        SerialNumber=device["SerialNumber"],
+        AuthenticationCode1=first,
+        AuthenticationCode2=second,
+    )
+    users["alice"]["MfaSerial"] = device["SerialNumber"]
+    users["alice"]["MfaSeed"] = seed_text
+    return {
+        "Endpoint": endpoint,
+        "Accounts": {"development": DEVELOPMENT, "production": PRODUCTION},
+        "Users": users,
+        "Roles": {
+            "UpdateApp": f"arn:aws:iam::{PRODUCTION}:role/UpdateApp",
+            "UpdateAppMFA": f"arn:aws:iam::{PRODUCTION}:role/UpdateAppMFA",
+        },
+        "Roots": {"development": dict(development_root), "production": dict(production_root)},
+    }
+
+
+def profiles_text(world: Mapping[str, Any]) -> str:
+    """`~/.aws/config` profiles for the demo (boto3 and the aws CLI read them)."""
+    endpoint = world["Endpoint"]
+    lines: list[str] = []
+    for user, key in world["Users"].items():
+        lines += [
+            f"[profile rolegate-{user}]",
+            f"aws_access_key_id = {key['AccessKeyId']}",
+            f"aws_secret_access_key = {key['SecretAccessKey']}",
+            "region = us-east-1",
+            f"endpoint_url = {endpoint}",
+            "",
+        ]
+    roles = world["Roles"]
+    alice = world["Users"]["alice"]
+    lines += [
+        "[profile rolegate-updateapp]",
+        f"role_arn = {roles['UpdateApp']}",
+        "source_profile = rolegate-alice",
+        "region = us-east-1",
+        f"endpoint_url = {endpoint}",
+        "",
+        "[profile rolegate-updateapp-mfa]",
+        f"role_arn = {roles['UpdateAppMFA']}",
+        "source_profile = rolegate-alice",
+        f"mfa_serial = {alice['MfaSerial']}",
+        "region = us-east-1",
+        f"endpoint_url = {endpoint}",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def current_mfa_code(world: Mapping[str, Any], at: float | None = None) -> str:
+    from .mfa import base32_to_seed, totp
+
+    seed = base32_to_seed(world["Users"]["alice"]["MfaSeed"])
+    return totp(seed, time.time() if at is None else at)
+
+
+def load_world(data_dir: str | Path) -> dict[str, Any] | None:
+    path = Path(data_dir) / DEMO_FILE
+    if not path.exists():
+        return None
+    loaded: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return loaded
