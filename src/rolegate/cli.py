@@ -14,6 +14,7 @@ from typing import Any
 import click
 from sqlalchemy.engine import make_url
 
+from .bootstrap import open_database
 from .demo import (
     DEMO_FILE,
     DEVELOPMENT,
@@ -101,9 +102,7 @@ DEFAULT_DATA_DIR = "./.rolegate"
 
 
 def _database(data: str, db: str | None) -> Database:
-    database = Database(db or default_sqlite_url(data))
-    database.migrate()
-    return database
+    return open_database(db or default_sqlite_url(data))
 
 
 def _store_options(command: Callable[..., None]) -> Callable[..., None]:

@@ -9,9 +9,11 @@ from pathlib import Path
 
 import uvicorn
 
+from rolegate.bootstrap import open_database
 from rolegate.clock import OffsetClock
 from rolegate.server.app import create_app
-from rolegate.store.database import Database, default_sqlite_url
+from rolegate.store.database import default_sqlite_url
+from rolegate.sts.keyring import StoreKeyRing
 
 __all__ = ["RunningServer", "free_port"]
 
@@ -27,8 +29,7 @@ class RunningServer:
 
     def __init__(self, database_url: str) -> None:
         self.clock = OffsetClock()
-        self.database = Database(database_url, clock=self.clock)
-        self.database.migrate()
+        self.database = open_database(database_url, clock=self.clock)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(
@@ -53,6 +54,10 @@ class RunningServer:
                 raise RuntimeError("rolegate test server did not start")
             time.sleep(0.02)
         return self
+
+    def database_keys(self) -> StoreKeyRing:
+        """A key ring over the server's store (the server's own seals and opens the same)."""
+        return StoreKeyRing(self.database)
 
     def stop(self) -> None:
         self._server.should_exit = True

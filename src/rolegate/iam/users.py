@@ -21,6 +21,7 @@ from ..store.schema import (
     policy_attachments,
     users,
 )
+from .aws_managed import AWS_ACCOUNT
 from .common import count, find_named, get_user, list_tags, put_tags
 
 __all__ = [
@@ -46,10 +47,13 @@ def boundary_shape(boundary_arn: str | None) -> dict[str, str] | None:
     return {"PermissionsBoundaryType": "Policy", "PermissionsBoundaryArn": boundary_arn}
 
 
-def resolve_boundary(uow: UnitOfWork, policy_arn: str) -> str:
-    """A permissions boundary must be an existing managed policy."""
+def resolve_boundary(uow: UnitOfWork, account_id: str, policy_arn: str) -> str:
+    """A permissions boundary must be an existing managed policy of the account (or AWS's)."""
     row = uow.connection.execute(
-        select(managed_policies.c.arn).where(managed_policies.c.arn == policy_arn)
+        select(managed_policies.c.arn).where(
+            managed_policies.c.arn == policy_arn,
+            managed_policies.c.account_id.in_([account_id, AWS_ACCOUNT]),
+        )
     ).first()
     if row is None:
         raise NoSuchEntity(f"Scope ARN: {policy_arn} does not exist or is not attachable.")
@@ -90,7 +94,7 @@ def create_user(
     if find_named(uow, users, account_id, name) is not None:
         raise EntityAlreadyExists(f"User with name {name} already exists.")
     if boundary_arn is not None:
-        boundary_arn = resolve_boundary(uow, boundary_arn)
+        boundary_arn = resolve_boundary(uow, account_id, boundary_arn)
     user_id = new_unique_id(USER_ID_PREFIX)
     uow.connection.execute(
         insert(users).values(
@@ -163,7 +167,7 @@ def set_user_boundary(
     uow.lock_account(account_id)
     row = get_user(uow, account_id, name)
     if boundary_arn is not None:
-        boundary_arn = resolve_boundary(uow, boundary_arn)
+        boundary_arn = resolve_boundary(uow, account_id, boundary_arn)
     uow.connection.execute(
         update(users).where(users.c.id == row.id).values(boundary_arn=boundary_arn)
     )
