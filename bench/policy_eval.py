@@ -175,109 +175,212 @@ def identity_documents(a: str) -> list[tuple[str, Doc]]:
     """Ten identity policies, 50 statements, for a principal of account `a`."""
     home = "arn:aws:s3:::corp-home"
     s3_home = doc(
-        stmt("Allow", ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
-             f"{home}/${{aws:username}}/*"),
-        stmt("Allow", "s3:ListBucket", home,
-             condition={"StringLike": {"s3:prefix": ["${aws:username}/*", "${aws:username}"]}}),
+        stmt(
+            "Allow",
+            ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+            f"{home}/${{aws:username}}/*",
+        ),
+        stmt(
+            "Allow",
+            "s3:ListBucket",
+            home,
+            condition={"StringLike": {"s3:prefix": ["${aws:username}/*", "${aws:username}"]}},
+        ),
         stmt("Allow", ["s3:ListAllMyBuckets", "s3:GetBucketLocation"], "*"),
         stmt("Deny", "s3:DeleteObject", f"{home}/*/archive/*"),
         stmt("Allow", "s3:Get*", ["arn:aws:s3:::corp-shared", "arn:aws:s3:::corp-shared/*"]),
     )
     s3_data = doc(
-        stmt("Allow", "s3:PutObject", "arn:aws:s3:::corp-uploads/*",
-             condition={"IpAddress": {"aws:SourceIp": CORP_NETWORKS}}),
-        stmt("Deny", ["s3:GetObject", "s3:PutObject"],
-             not_resource=["arn:aws:s3:::corp-*", "arn:aws:s3:::corp-*/*"]),
-        stmt("Allow", "s3:GetObject", "arn:aws:s3:::corp-contractor/*",
-             condition={"DateLessThan": {"aws:CurrentTime": "2030-01-01T00:00:00Z"}}),
-        stmt("Deny", "s3:*", "arn:aws:s3:::corp-secrets/*",
-             condition={"StringNotEquals": {"aws:PrincipalTag/team": "security"}}),
-        stmt("Allow", "s3:PutObjectTagging", "arn:aws:s3:::corp-shared/*",
-             condition={"ForAnyValue:StringEquals": {"aws:TagKeys": ["project", "costcenter"]}}),
+        stmt(
+            "Allow",
+            "s3:PutObject",
+            "arn:aws:s3:::corp-uploads/*",
+            condition={"IpAddress": {"aws:SourceIp": CORP_NETWORKS}},
+        ),
+        stmt(
+            "Deny",
+            ["s3:GetObject", "s3:PutObject"],
+            not_resource=["arn:aws:s3:::corp-*", "arn:aws:s3:::corp-*/*"],
+        ),
+        stmt(
+            "Allow",
+            "s3:GetObject",
+            "arn:aws:s3:::corp-contractor/*",
+            condition={"DateLessThan": {"aws:CurrentTime": "2030-01-01T00:00:00Z"}},
+        ),
+        stmt(
+            "Deny",
+            "s3:*",
+            "arn:aws:s3:::corp-secrets/*",
+            condition={"StringNotEquals": {"aws:PrincipalTag/team": "security"}},
+        ),
+        stmt(
+            "Allow",
+            "s3:PutObjectTagging",
+            "arn:aws:s3:::corp-shared/*",
+            condition={"ForAnyValue:StringEquals": {"aws:TagKeys": ["project", "costcenter"]}},
+        ),
     )
     ec2 = doc(
         stmt("Allow", "ec2:Describe*", "*"),
-        stmt("Allow", ["ec2:StartInstances", "ec2:StopInstances", "ec2:RebootInstances"],
-             f"arn:aws:ec2:us-east-1:{a}:instance/*",
-             condition={"StringEquals": {"aws:ResourceTag/team": "${aws:PrincipalTag/team}"}}),
-        stmt("Allow", "ec2:RunInstances", "*",
-             condition={"ForAnyValue:StringEquals": {"aws:TagKeys": ["project", "costcenter"]}}),
-        stmt("Deny", "ec2:TerminateInstances", "*",
-             condition={"BoolIfExists": {"aws:MultiFactorAuthPresent": "false"}}),
-        stmt("Allow", "ec2:TerminateInstances", f"arn:aws:ec2:*:{a}:instance/*",
-             condition={"StringEquals": {"aws:PrincipalTag/team": ["blue", "green"]}}),
+        stmt(
+            "Allow",
+            ["ec2:StartInstances", "ec2:StopInstances", "ec2:RebootInstances"],
+            f"arn:aws:ec2:us-east-1:{a}:instance/*",
+            condition={"StringEquals": {"aws:ResourceTag/team": "${aws:PrincipalTag/team}"}},
+        ),
+        stmt(
+            "Allow",
+            "ec2:RunInstances",
+            "*",
+            condition={"ForAnyValue:StringEquals": {"aws:TagKeys": ["project", "costcenter"]}},
+        ),
+        stmt(
+            "Deny",
+            "ec2:TerminateInstances",
+            "*",
+            condition={"BoolIfExists": {"aws:MultiFactorAuthPresent": "false"}},
+        ),
+        stmt(
+            "Allow",
+            "ec2:TerminateInstances",
+            f"arn:aws:ec2:*:{a}:instance/*",
+            condition={"StringEquals": {"aws:PrincipalTag/team": ["blue", "green"]}},
+        ),
     )
     iam_self = doc(
         stmt("Allow", "iam:*User*", f"arn:aws:iam::{a}:user/${{aws:username}}"),
         stmt("Allow", ["iam:Get*", "iam:List*"], "*"),
         stmt("Deny", ["iam:DeleteUser", "iam:CreateUser"], "*"),
-        stmt("Allow", ["iam:CreateAccessKey", "iam:DeleteAccessKey", "iam:UpdateAccessKey"],
-             f"arn:aws:iam::{a}:user/${{aws:username}}",
-             condition={"Bool": {"aws:MultiFactorAuthPresent": "true"}}),
-        stmt("Deny", ["iam:Attach*Policy", "iam:Put*Policy", "iam:CreatePolicyVersion"], "*",
-             condition={"StringNotEquals": {"aws:PrincipalTag/team": "security"}}),
+        stmt(
+            "Allow",
+            ["iam:CreateAccessKey", "iam:DeleteAccessKey", "iam:UpdateAccessKey"],
+            f"arn:aws:iam::{a}:user/${{aws:username}}",
+            condition={"Bool": {"aws:MultiFactorAuthPresent": "true"}},
+        ),
+        stmt(
+            "Deny",
+            ["iam:Attach*Policy", "iam:Put*Policy", "iam:CreatePolicyVersion"],
+            "*",
+            condition={"StringNotEquals": {"aws:PrincipalTag/team": "security"}},
+        ),
     )
     sts = doc(
         stmt("Allow", "sts:AssumeRole", "arn:aws:iam::*:role/app-*"),
         stmt("Deny", "sts:AssumeRole", "arn:aws:iam::*:role/admin-*"),
         stmt("Allow", "sts:GetCallerIdentity", "*"),
-        stmt("Allow", "sts:TagSession", "*",
-             condition={"ForAnyValue:StringEquals": {"aws:TagKeys": ["team", "project"]}}),
-        stmt("Allow", ["sts:GetSessionToken", "sts:DecodeAuthorizationMessage"], "*",
-             condition={"Bool": {"aws:MultiFactorAuthPresent": "true"}}),
+        stmt(
+            "Allow",
+            "sts:TagSession",
+            "*",
+            condition={"ForAnyValue:StringEquals": {"aws:TagKeys": ["team", "project"]}},
+        ),
+        stmt(
+            "Allow",
+            ["sts:GetSessionToken", "sts:DecodeAuthorizationMessage"],
+            "*",
+            condition={"Bool": {"aws:MultiFactorAuthPresent": "true"}},
+        ),
     )
     guard = doc(
-        stmt("Deny", resource="*",
-             not_action=["iam:*", "sts:*", "s3:*", "cloudfront:*", "route53:*", "support:*"],
-             condition={"StringNotEquals": {"aws:RequestedRegion": ["us-east-1", "eu-west-1"]}}),
-        stmt("Deny", ["s3:DeleteObject", "ec2:TerminateInstances", "iam:*AccessKey*"], "*",
-             condition={"NotIpAddress": {"aws:SourceIp": CORP_NETWORKS},
-                        "Bool": {"aws:ViaAWSService": "false"}}),
-        stmt("Allow", "cloudwatch:PutMetricData", "*",
-             condition={"StringEquals": {"cloudwatch:namespace": "App/${aws:PrincipalTag/team}"}}),
-        stmt("Allow", ["logs:CreateLogStream", "logs:PutLogEvents"],
-             f"arn:aws:logs:us-east-1:{a}:log-group:/app/*"),
+        stmt(
+            "Deny",
+            resource="*",
+            not_action=["iam:*", "sts:*", "s3:*", "cloudfront:*", "route53:*", "support:*"],
+            condition={"StringNotEquals": {"aws:RequestedRegion": ["us-east-1", "eu-west-1"]}},
+        ),
+        stmt(
+            "Deny",
+            ["s3:DeleteObject", "ec2:TerminateInstances", "iam:*AccessKey*"],
+            "*",
+            condition={
+                "NotIpAddress": {"aws:SourceIp": CORP_NETWORKS},
+                "Bool": {"aws:ViaAWSService": "false"},
+            },
+        ),
+        stmt(
+            "Allow",
+            "cloudwatch:PutMetricData",
+            "*",
+            condition={"StringEquals": {"cloudwatch:namespace": "App/${aws:PrincipalTag/team}"}},
+        ),
+        stmt(
+            "Allow",
+            ["logs:CreateLogStream", "logs:PutLogEvents"],
+            f"arn:aws:logs:us-east-1:{a}:log-group:/app/*",
+        ),
         stmt("Allow", "logs:Describe*", "*"),
     )
     table = f"arn:aws:dynamodb:us-east-1:{a}:table"
     dynamodb = doc(
-        stmt("Allow", ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:Scan",
-                       "dynamodb:BatchGetItem"], f"{table}/app-*"),
-        stmt("Allow", ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
-             f"{table}/app-*",
-             condition={"ForAllValues:StringEquals":
-                        {"dynamodb:LeadingKeys": ["${aws:username}"]}}),
+        stmt(
+            "Allow",
+            ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:Scan", "dynamodb:BatchGetItem"],
+            f"{table}/app-*",
+        ),
+        stmt(
+            "Allow",
+            ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
+            f"{table}/app-*",
+            condition={"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["${aws:username}"]}},
+        ),
         stmt("Deny", "dynamodb:DeleteTable", "*"),
         stmt("Allow", ["dynamodb:Describe*", "dynamodb:List*"], "*"),
         stmt("Allow", "dynamodb:*", f"arn:aws:dynamodb:*:{a}:table/sandbox-${{aws:username}}*"),
     )
     messaging = doc(
-        stmt("Allow", ["sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage"],
-             f"arn:aws:sqs:us-east-1:{a}:app-*"),
+        stmt(
+            "Allow",
+            ["sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage"],
+            f"arn:aws:sqs:us-east-1:{a}:app-*",
+        ),
         stmt("Allow", "sqs:List*", "*"),
         stmt("Allow", "sns:Publish", f"arn:aws:sns:us-east-1:{a}:alerts-*"),
         stmt("Deny", ["sqs:DeleteQueue", "sns:DeleteTopic"], "*"),
-        stmt("Allow", "sns:Subscribe", "*",
-             condition={"StringLike": {"sns:Endpoint": "*@example.com"}}),
+        stmt(
+            "Allow",
+            "sns:Subscribe",
+            "*",
+            condition={"StringLike": {"sns:Endpoint": "*@example.com"}},
+        ),
     )
     kms = doc(
-        stmt("Allow", ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*"],
-             f"arn:aws:kms:us-east-1:{a}:key/*",
-             condition={"StringEquals": {"kms:ViaService": "s3.us-east-1.amazonaws.com"}}),
+        stmt(
+            "Allow",
+            ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*"],
+            f"arn:aws:kms:us-east-1:{a}:key/*",
+            condition={"StringEquals": {"kms:ViaService": "s3.us-east-1.amazonaws.com"}},
+        ),
         stmt("Allow", ["kms:List*", "kms:Describe*"], "*"),
         stmt("Deny", ["kms:ScheduleKeyDeletion", "kms:DisableKey"], "*"),
-        stmt("Allow", "kms:CreateGrant", "*",
-             condition={"Bool": {"kms:GrantIsForAWSResource": "true"}}),
-        stmt("Allow", "kms:Decrypt", "*",
-             condition={"StringEquals": {"aws:PrincipalTag/team": "security"}}),
+        stmt(
+            "Allow",
+            "kms:CreateGrant",
+            "*",
+            condition={"Bool": {"kms:GrantIsForAWSResource": "true"}},
+        ),
+        stmt(
+            "Allow",
+            "kms:Decrypt",
+            "*",
+            condition={"StringEquals": {"aws:PrincipalTag/team": "security"}},
+        ),
     )
     compute = doc(
         stmt("Allow", "lambda:InvokeFunction", f"arn:aws:lambda:us-east-1:{a}:function:app-*"),
         stmt("Allow", ["lambda:Get*", "lambda:List*"], "*"),
-        stmt("Deny", "lambda:*", "arn:aws:lambda:*:*:function:prod-*",
-             condition={"StringNotEquals": {"aws:PrincipalTag/team": "ops"}}),
-        stmt("Allow", "iam:PassRole", f"arn:aws:iam::{a}:role/app-*",
-             condition={"StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}}),
+        stmt(
+            "Deny",
+            "lambda:*",
+            "arn:aws:lambda:*:*:function:prod-*",
+            condition={"StringNotEquals": {"aws:PrincipalTag/team": "ops"}},
+        ),
+        stmt(
+            "Allow",
+            "iam:PassRole",
+            f"arn:aws:iam::{a}:role/app-*",
+            condition={"StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}},
+        ),
         stmt("Allow", ["cloudwatch:GetMetricData", "cloudwatch:ListMetrics"], "*"),
     )
     return [
@@ -295,39 +398,73 @@ def identity_documents(a: str) -> list[tuple[str, Doc]]:
 
 
 BOUNDARY: Final = doc(
-    stmt("Allow", ["s3:*", "ec2:Describe*", "ec2:StartInstances", "ec2:StopInstances", "sts:*",
-                   "iam:Get*", "iam:List*", "logs:*", "cloudwatch:*", "dynamodb:*"], "*"),
+    stmt(
+        "Allow",
+        [
+            "s3:*",
+            "ec2:Describe*",
+            "ec2:StartInstances",
+            "ec2:StopInstances",
+            "sts:*",
+            "iam:Get*",
+            "iam:List*",
+            "logs:*",
+            "cloudwatch:*",
+            "dynamodb:*",
+        ],
+        "*",
+    ),
     stmt("Deny", "s3:PutObject", "arn:aws:s3:::corp-shared/*"),
 )
 
 _DATA_ENGINEER: Final = f"arn:aws:iam::{APPS}:role/eng/DataEngineer"
 BUCKET_POLICIES: Final[dict[str, Doc]] = {
     "corp-shared": doc(
-        stmt("Allow", ["s3:GetObject", "s3:ListBucket"],
-             ["arn:aws:s3:::corp-shared", "arn:aws:s3:::corp-shared/*"],
-             principal={"AWS": [_DATA_ENGINEER]},
-             condition={"StringEquals": {"aws:PrincipalTag/team": "blue"}}),
-        stmt("Deny", "s3:*", ["arn:aws:s3:::corp-shared", "arn:aws:s3:::corp-shared/*"],
-             principal="*", condition={"Bool": {"aws:SecureTransport": "false"}}),
+        stmt(
+            "Allow",
+            ["s3:GetObject", "s3:ListBucket"],
+            ["arn:aws:s3:::corp-shared", "arn:aws:s3:::corp-shared/*"],
+            principal={"AWS": [_DATA_ENGINEER]},
+            condition={"StringEquals": {"aws:PrincipalTag/team": "blue"}},
+        ),
+        stmt(
+            "Deny",
+            "s3:*",
+            ["arn:aws:s3:::corp-shared", "arn:aws:s3:::corp-shared/*"],
+            principal="*",
+            condition={"Bool": {"aws:SecureTransport": "false"}},
+        ),
         stmt("Allow", "s3:ListBucket", "arn:aws:s3:::corp-shared", principal={"AWS": APPS}),
     ),
     "corp-uploads": doc(
-        stmt("Allow", "s3:PutObject", "arn:aws:s3:::corp-uploads/*",
-             principal={"AWS": f"arn:aws:iam::{APPS}:root"},
-             condition={"StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control"}}),
-        stmt("Deny", "s3:DeleteObject", "arn:aws:s3:::corp-uploads/*", principal="*",
-             condition={"StringNotEquals": {"aws:PrincipalAccount": CORP}}),
+        stmt(
+            "Allow",
+            "s3:PutObject",
+            "arn:aws:s3:::corp-uploads/*",
+            principal={"AWS": f"arn:aws:iam::{APPS}:root"},
+            condition={"StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control"}},
+        ),
+        stmt(
+            "Deny",
+            "s3:DeleteObject",
+            "arn:aws:s3:::corp-uploads/*",
+            principal="*",
+            condition={"StringNotEquals": {"aws:PrincipalAccount": CORP}},
+        ),
     ),
 }
 TRUST_POLICIES: Final[dict[str, Doc]] = {
     f"arn:aws:iam::{CORP}:role/app-deployer": doc(
-        stmt("Allow", "sts:AssumeRole", principal={"AWS": f"arn:aws:iam::{CORP}:root"},
-             condition={"Bool": {"aws:MultiFactorAuthPresent": "true"}}),
+        stmt(
+            "Allow",
+            "sts:AssumeRole",
+            principal={"AWS": f"arn:aws:iam::{CORP}:root"},
+            condition={"Bool": {"aws:MultiFactorAuthPresent": "true"}},
+        ),
         stmt("Allow", ["sts:AssumeRole", "sts:TagSession"], principal={"AWS": _DATA_ENGINEER}),
     ),
     f"arn:aws:iam::{APPS}:role/app-reader": doc(
-        stmt("Allow", "sts:AssumeRole",
-             principal={"AWS": f"arn:aws:iam::{APPS}:role/Auditor"}),
+        stmt("Allow", "sts:AssumeRole", principal={"AWS": f"arn:aws:iam::{APPS}:role/Auditor"}),
     ),
 }
 
@@ -337,21 +474,37 @@ def scale_documents(a: str, projects: int) -> list[tuple[str, Doc]]:
     shapes: list[Callable[[str], Doc]] = [
         lambda p: stmt("Allow", ["s3:GetObject", "s3:PutObject"], f"arn:aws:s3:::proj-{p}/*"),
         lambda p: stmt("Allow", "dynamodb:*", f"arn:aws:dynamodb:us-east-1:{a}:table/{p}-*"),
-        lambda p: stmt("Allow", ["sqs:SendMessage", "sqs:ReceiveMessage"],
-                       f"arn:aws:sqs:us-east-1:{a}:{p}-*"),
+        lambda p: stmt(
+            "Allow", ["sqs:SendMessage", "sqs:ReceiveMessage"], f"arn:aws:sqs:us-east-1:{a}:{p}-*"
+        ),
         lambda p: stmt("Allow", "sns:Publish", f"arn:aws:sns:us-east-1:{a}:{p}-alerts"),
-        lambda p: stmt("Allow", "lambda:InvokeFunction",
-                       f"arn:aws:lambda:us-east-1:{a}:function:{p}-*"),
-        lambda p: stmt("Allow", ["ec2:StartInstances", "ec2:StopInstances"],
-                       f"arn:aws:ec2:us-east-1:{a}:instance/*",
-                       condition={"StringEquals": {"aws:ResourceTag/project": p}}),
-        lambda p: stmt("Allow", "kms:Decrypt", f"arn:aws:kms:us-east-1:{a}:key/*",
-                       condition={"StringEquals": {"kms:RequestAlias": f"alias/{p}"}}),
-        lambda p: stmt("Allow", ["logs:CreateLogStream", "logs:PutLogEvents"],
-                       f"arn:aws:logs:us-east-1:{a}:log-group:/{p}/*"),
+        lambda p: stmt(
+            "Allow", "lambda:InvokeFunction", f"arn:aws:lambda:us-east-1:{a}:function:{p}-*"
+        ),
+        lambda p: stmt(
+            "Allow",
+            ["ec2:StartInstances", "ec2:StopInstances"],
+            f"arn:aws:ec2:us-east-1:{a}:instance/*",
+            condition={"StringEquals": {"aws:ResourceTag/project": p}},
+        ),
+        lambda p: stmt(
+            "Allow",
+            "kms:Decrypt",
+            f"arn:aws:kms:us-east-1:{a}:key/*",
+            condition={"StringEquals": {"kms:RequestAlias": f"alias/{p}"}},
+        ),
+        lambda p: stmt(
+            "Allow",
+            ["logs:CreateLogStream", "logs:PutLogEvents"],
+            f"arn:aws:logs:us-east-1:{a}:log-group:/{p}/*",
+        ),
         lambda p: stmt("Deny", "s3:DeleteBucket", f"arn:aws:s3:::proj-{p}"),
-        lambda p: stmt("Allow", "iam:PassRole", f"arn:aws:iam::{a}:role/{p}-*",
-                       condition={"StringEquals": {"iam:PassedToService": "ecs.amazonaws.com"}}),
+        lambda p: stmt(
+            "Allow",
+            "iam:PassRole",
+            f"arn:aws:iam::{a}:role/{p}-*",
+            condition={"StringEquals": {"iam:PassedToService": "ecs.amazonaws.com"}},
+        ),
     ]
     out: list[tuple[str, Doc]] = []
     for index in range(projects):
@@ -419,55 +572,111 @@ SHAPES: Final = (
     Shape("s3:GetObject", "arn:aws:s3:::corp-home/someone/notes.txt", IMPLICIT),
     Shape("s3:PutObject", "arn:aws:s3:::corp-home/{u}/draft.txt", _users_only),
     Shape("s3:DeleteObject", "arn:aws:s3:::corp-home/{u}/archive/2020.tar", DENY),
-    Shape("s3:DeleteObject", "arn:aws:s3:::corp-home/{u}/tmp.txt", DENY,
-          {"aws:SourceIp": OFF_NETWORK_IP}),
+    Shape(
+        "s3:DeleteObject",
+        "arn:aws:s3:::corp-home/{u}/tmp.txt",
+        DENY,
+        {"aws:SourceIp": OFF_NETWORK_IP},
+    ),
     Shape("s3:DeleteObject", "arn:aws:s3:::corp-home/{u}/tmp.txt", _users_only),
     Shape("s3:ListBucket", "arn:aws:s3:::corp-home", _users_only, {"s3:prefix": "{u}/"}),
     Shape("s3:ListBucket", "arn:aws:s3:::corp-home", IMPLICIT, {"s3:prefix": "other/"}),
     Shape("s3:ListAllMyBuckets", "*", ALLOW),
     Shape("s3:GetObject", "arn:aws:s3:::corp-shared/reports/q1.csv", _users_and_data_engineer),
-    Shape("s3:GetObject", "arn:aws:s3:::corp-shared/reports/q1.csv", DENY,
-          {"aws:SecureTransport": False}),
+    Shape(
+        "s3:GetObject",
+        "arn:aws:s3:::corp-shared/reports/q1.csv",
+        DENY,
+        {"aws:SecureTransport": False},
+    ),
     Shape("s3:ListBucket", "arn:aws:s3:::corp-shared", IMPLICIT),
     Shape("s3:GetObjectTagging", "arn:aws:s3:::corp-shared/reports/q1.csv", _users_only),
     Shape("s3:PutObject", "arn:aws:s3:::corp-uploads/{u}/data.csv", ALLOW, _ACL),
-    Shape("s3:PutObject", "arn:aws:s3:::corp-uploads/{u}/data.csv", IMPLICIT,
-          {**_ACL, "aws:SourceIp": "198.51.100.7"}),
+    Shape(
+        "s3:PutObject",
+        "arn:aws:s3:::corp-uploads/{u}/data.csv",
+        IMPLICIT,
+        {**_ACL, "aws:SourceIp": "198.51.100.7"},
+    ),
     Shape("s3:PutObject", "arn:aws:s3:::corp-uploads/{u}/data.csv", _users_only),
     Shape("s3:DeleteObject", "arn:aws:s3:::corp-uploads/{u}/data.csv", _uploads_delete),
     Shape("s3:GetObject", "arn:aws:s3:::corp-contractor/spec.pdf", _users_only),
-    Shape("s3:GetObject", "arn:aws:s3:::corp-contractor/spec.pdf", IMPLICIT,
-          {"aws:CurrentTime": "2031-01-01T00:00:00Z"}),
+    Shape(
+        "s3:GetObject",
+        "arn:aws:s3:::corp-contractor/spec.pdf",
+        IMPLICIT,
+        {"aws:CurrentTime": "2031-01-01T00:00:00Z"},
+    ),
     Shape("s3:GetObject", "arn:aws:s3:::partner-data/export.csv", DENY),
     Shape("s3:GetObject", "arn:aws:s3:::corp-secrets/keys.txt", DENY),
-    Shape("s3:PutObjectTagging", "arn:aws:s3:::corp-shared/x.csv", _users_only,
-          {"aws:TagKeys": ["project", "owner"]}),
-    Shape("s3:PutObjectTagging", "arn:aws:s3:::corp-shared/x.csv", IMPLICIT,
-          {"aws:TagKeys": ["owner"]}),
+    Shape(
+        "s3:PutObjectTagging",
+        "arn:aws:s3:::corp-shared/x.csv",
+        _users_only,
+        {"aws:TagKeys": ["project", "owner"]},
+    ),
+    Shape(
+        "s3:PutObjectTagging",
+        "arn:aws:s3:::corp-shared/x.csv",
+        IMPLICIT,
+        {"aws:TagKeys": ["owner"]},
+    ),
     Shape("s3:PutObject", "arn:aws:s3:::corp-shared/x.csv", _boundary_denies),
-    Shape("s3:GetObject", "arn:aws:s3:::corp-home/{u}/notes.txt", _users_only,
-          {"aws:RequestedRegion": "ap-south-1"}),
+    Shape(
+        "s3:GetObject",
+        "arn:aws:s3:::corp-home/{u}/notes.txt",
+        _users_only,
+        {"aws:RequestedRegion": "ap-south-1"},
+    ),
     # EC2: Describe*, ABAC on resource tags, tag-keys, MFA, region guard (NotAction)
     Shape("ec2:DescribeInstances", "*", ALLOW),
     Shape("ec2:DescribeImages", "*", ALLOW, {"aws:RequestedRegion": "eu-west-1"}),
     Shape("ec2:DescribeInstances", "*", DENY, {"aws:RequestedRegion": "ap-south-1"}),
-    Shape("ec2:StartInstances", "arn:aws:ec2:us-east-1:{a}:instance/i-0abc", ALLOW,
-          {"aws:ResourceTag/team": "{t}"}),
-    Shape("ec2:StartInstances", "arn:aws:ec2:us-east-1:{a}:instance/i-0abc", IMPLICIT,
-          {"aws:ResourceTag/team": "other"}),
+    Shape(
+        "ec2:StartInstances",
+        "arn:aws:ec2:us-east-1:{a}:instance/i-0abc",
+        ALLOW,
+        {"aws:ResourceTag/team": "{t}"},
+    ),
+    Shape(
+        "ec2:StartInstances",
+        "arn:aws:ec2:us-east-1:{a}:instance/i-0abc",
+        IMPLICIT,
+        {"aws:ResourceTag/team": "other"},
+    ),
     Shape("ec2:StopInstances", "arn:aws:ec2:us-east-1:{a}:instance/i-0def", IMPLICIT),
-    Shape("ec2:RunInstances", "arn:aws:ec2:us-east-1:{a}:instance/*", _unbounded_users,
-          {"aws:TagKeys": ["project", "owner"]}),
-    Shape("ec2:RunInstances", "arn:aws:ec2:us-east-1:{a}:instance/*", IMPLICIT,
-          {"aws:TagKeys": ["owner"]}),
+    Shape(
+        "ec2:RunInstances",
+        "arn:aws:ec2:us-east-1:{a}:instance/*",
+        _unbounded_users,
+        {"aws:TagKeys": ["project", "owner"]},
+    ),
+    Shape(
+        "ec2:RunInstances",
+        "arn:aws:ec2:us-east-1:{a}:instance/*",
+        IMPLICIT,
+        {"aws:TagKeys": ["owner"]},
+    ),
     Shape("ec2:RunInstances", "arn:aws:ec2:us-east-1:{a}:instance/*", IMPLICIT),
-    Shape("ec2:TerminateInstances", "arn:aws:ec2:us-east-1:{a}:instance/i-1", DENY,
-          {"aws:MultiFactorAuthPresent": False}),
-    Shape("ec2:TerminateInstances", "arn:aws:ec2:us-east-1:{a}:instance/i-1", DENY,
-          {"aws:MultiFactorAuthPresent": None}),
+    Shape(
+        "ec2:TerminateInstances",
+        "arn:aws:ec2:us-east-1:{a}:instance/i-1",
+        DENY,
+        {"aws:MultiFactorAuthPresent": False},
+    ),
+    Shape(
+        "ec2:TerminateInstances",
+        "arn:aws:ec2:us-east-1:{a}:instance/i-1",
+        DENY,
+        {"aws:MultiFactorAuthPresent": None},
+    ),
     Shape("ec2:TerminateInstances", "arn:aws:ec2:us-east-1:{a}:instance/i-1", _terminate),
-    Shape("ec2:TerminateInstances", "arn:aws:ec2:us-east-1:{a}:instance/i-1", DENY,
-          {"aws:SourceIp": OFF_NETWORK_IP}),
+    Shape(
+        "ec2:TerminateInstances",
+        "arn:aws:ec2:us-east-1:{a}:instance/i-1",
+        DENY,
+        {"aws:SourceIp": OFF_NETWORK_IP},
+    ),
     Shape("ec2:CreateVpc", "*", IMPLICIT),
     # IAM: iam:*User* on ${aws:username}, Get*/List*, MFA-gated keys, Deny on Attach*Policy
     Shape("iam:GetUser", "arn:aws:iam::{a}:user/{u}", ALLOW),
@@ -475,22 +684,39 @@ SHAPES: Final = (
     Shape("iam:UpdateUser", "arn:aws:iam::{a}:user/someone", IMPLICIT),
     Shape("iam:DeleteUser", "arn:aws:iam::{a}:user/{u}", DENY),
     Shape("iam:CreateAccessKey", "arn:aws:iam::{a}:user/{u}", _unbounded_users),
-    Shape("iam:CreateAccessKey", "arn:aws:iam::{a}:user/{u}", IMPLICIT,
-          {"aws:MultiFactorAuthPresent": False}),
-    Shape("iam:CreateAccessKey", "arn:aws:iam::{a}:user/{u}", DENY,
-          {"aws:SourceIp": OFF_NETWORK_IP}),
+    Shape(
+        "iam:CreateAccessKey",
+        "arn:aws:iam::{a}:user/{u}",
+        IMPLICIT,
+        {"aws:MultiFactorAuthPresent": False},
+    ),
+    Shape(
+        "iam:CreateAccessKey", "arn:aws:iam::{a}:user/{u}", DENY, {"aws:SourceIp": OFF_NETWORK_IP}
+    ),
     Shape("iam:AttachUserPolicy", "arn:aws:iam::{a}:user/{u}", DENY),
     Shape("iam:ListRoles", "*", ALLOW),
     Shape("iam:CreateRole", "arn:aws:iam::{a}:role/x", IMPLICIT),
-    Shape("iam:PassRole", "arn:aws:iam::{a}:role/app-worker", _unbounded_users,
-          {"iam:PassedToService": "lambda.amazonaws.com"}),
-    Shape("iam:PassRole", "arn:aws:iam::{a}:role/app-worker", IMPLICIT,
-          {"iam:PassedToService": "ec2.amazonaws.com"}),
+    Shape(
+        "iam:PassRole",
+        "arn:aws:iam::{a}:role/app-worker",
+        _unbounded_users,
+        {"iam:PassedToService": "lambda.amazonaws.com"},
+    ),
+    Shape(
+        "iam:PassRole",
+        "arn:aws:iam::{a}:role/app-worker",
+        IMPLICIT,
+        {"iam:PassedToService": "ec2.amazonaws.com"},
+    ),
     # STS: AssumeRole with trust policies (same and cross account), Deny, MFA, tag keys
     Shape("sts:GetCallerIdentity", "*", ALLOW),
     Shape("sts:AssumeRole", f"arn:aws:iam::{CORP}:role/app-deployer", _assume_deployer_mfa),
-    Shape("sts:AssumeRole", f"arn:aws:iam::{CORP}:role/app-deployer", _assume_deployer_no_mfa,
-          {"aws:MultiFactorAuthPresent": False}),
+    Shape(
+        "sts:AssumeRole",
+        f"arn:aws:iam::{CORP}:role/app-deployer",
+        _assume_deployer_no_mfa,
+        {"aws:MultiFactorAuthPresent": False},
+    ),
     Shape("sts:AssumeRole", f"arn:aws:iam::{CORP}:role/admin-root", DENY),
     Shape("sts:AssumeRole", f"arn:aws:iam::{APPS}:role/app-reader", _assume_reader),
     Shape("sts:TagSession", "*", ALLOW, {"aws:TagKeys": ["team"]}),
@@ -499,23 +725,34 @@ SHAPES: Final = (
     # Other services: the statements a real principal also carries
     Shape("dynamodb:GetItem", "arn:aws:dynamodb:us-east-1:{a}:table/app-orders", ALLOW),
     Shape("dynamodb:DeleteTable", "arn:aws:dynamodb:us-east-1:{a}:table/app-orders", DENY),
-    Shape("dynamodb:PutItem", "arn:aws:dynamodb:us-east-1:{a}:table/sandbox-{u}-x",
-          _users_only),
-    Shape("dynamodb:PutItem", "arn:aws:dynamodb:us-east-1:{a}:table/app-orders", _users_only,
-          {"dynamodb:LeadingKeys": ["{u}"]}),
+    Shape("dynamodb:PutItem", "arn:aws:dynamodb:us-east-1:{a}:table/sandbox-{u}-x", _users_only),
+    Shape(
+        "dynamodb:PutItem",
+        "arn:aws:dynamodb:us-east-1:{a}:table/app-orders",
+        _users_only,
+        {"dynamodb:LeadingKeys": ["{u}"]},
+    ),
     Shape("sqs:SendMessage", "arn:aws:sqs:us-east-1:{a}:app-jobs", _unbounded_users),
     Shape("sqs:DeleteQueue", "arn:aws:sqs:us-east-1:{a}:app-jobs", DENY),
-    Shape("kms:Decrypt", "arn:aws:kms:us-east-1:{a}:key/1234abcd", _unbounded_users,
-          {"kms:ViaService": "s3.us-east-1.amazonaws.com"}),
+    Shape(
+        "kms:Decrypt",
+        "arn:aws:kms:us-east-1:{a}:key/1234abcd",
+        _unbounded_users,
+        {"kms:ViaService": "s3.us-east-1.amazonaws.com"},
+    ),
     Shape("kms:Decrypt", "arn:aws:kms:us-east-1:{a}:key/1234abcd", IMPLICIT),
     Shape("kms:ScheduleKeyDeletion", "arn:aws:kms:us-east-1:{a}:key/1234abcd", DENY),
-    Shape("lambda:InvokeFunction", "arn:aws:lambda:us-east-1:{a}:function:app-resize",
-          _unbounded_users),
+    Shape(
+        "lambda:InvokeFunction",
+        "arn:aws:lambda:us-east-1:{a}:function:app-resize",
+        _unbounded_users,
+    ),
     Shape("lambda:InvokeFunction", "arn:aws:lambda:us-east-1:{a}:function:prod-billing", DENY),
     Shape("cloudwatch:PutMetricData", "*", ALLOW, {"cloudwatch:namespace": "App/{t}"}),
     Shape("cloudwatch:PutMetricData", "*", IMPLICIT, {"cloudwatch:namespace": "App/other"}),
-    Shape("logs:PutLogEvents",
-          "arn:aws:logs:us-east-1:{a}:log-group:/app/web:log-stream:i-1", ALLOW),
+    Shape(
+        "logs:PutLogEvents", "arn:aws:logs:us-east-1:{a}:log-group:/app/web:log-stream:i-1", ALLOW
+    ),
     Shape("rds:DeleteDBInstance", "arn:aws:rds:us-east-1:{a}:db:prod", IMPLICIT),
     Shape("rds:DescribeDBInstances", "*", DENY, {"aws:RequestedRegion": "eu-central-1"}),
 )
@@ -843,15 +1080,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     pairs = [(case.request, case.policies) for case in cases]
 
     print("rolegate policy evaluation benchmark" + (" (--quick)" if args.quick else ""))
-    print(f"  python {platform.python_version()} on {platform.machine()}, "
-          f"{os.cpu_count()} cpus; moto {MOTO_VERSION or 'not installed'}")
+    print(
+        f"  python {platform.python_version()} on {platform.machine()}, "
+        f"{os.cpu_count()} cpus; moto {MOTO_VERSION or 'not installed'}"
+    )
     print()
     print("World")
     statements = sorted(set(world.identity_statements.values()))
-    _line("principals (users / role sessions)",
-          f"{world.principals} ({sum(a.is_user for a in ACTORS)} / "
-          f"{sum(not a.is_user for a in ACTORS)}), "
-          f"{sum(a.bounded for a in ACTORS)} with a permissions boundary")
+    _line(
+        "principals (users / role sessions)",
+        f"{world.principals} ({sum(a.is_user for a in ACTORS)} / "
+        f"{sum(not a.is_user for a in ACTORS)}), "
+        f"{sum(a.bounded for a in ACTORS)} with a permissions boundary",
+    )
     _line("identity policies per principal", f"10 ({'/'.join(map(str, statements))} statements)")
     _line("resource policies (bucket + trust)", str(world.resource_policies))
     by_effect = Counter(case.expected for case in cases)
@@ -873,18 +1114,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("Correctness (rolegate vs the designed outcome of each request)")
     _line("matching", f"{len(cases) - len(wrong)}/{len(cases)}")
     for case, decision in wrong[:20]:
-        print(f"    MISMATCH {case.actor.key} {case.request.action} {case.request.resource} "
-              f"expected {case.expected}, got {decision.explain()}")
+        print(
+            f"    MISMATCH {case.actor.key} {case.request.action} {case.request.resource} "
+            f"expected {case.expected}, got {decision.explain()}"
+        )
 
     # ------------------------------------------------------------------- rolegate latency
     overhead = timer_overhead_ns()
     samples = time_each(pairs, evaluate, settings.latency_rounds)
     latency = summary_us(samples)
     print()
-    print(f"rolegate evaluate() latency ({settings.latency_rounds} shuffled rounds x "
-          f"{len(pairs)} requests, gc disabled while timing)")
-    _line("p50 / p90 / p99", f"{latency['p50_us']:.2f} / {latency['p90_us']:.2f} / "
-          f"{latency['p99_us']:.2f} us  (mean {latency['mean_us']:.2f} us)")
+    print(
+        f"rolegate evaluate() latency ({settings.latency_rounds} shuffled rounds x "
+        f"{len(pairs)} requests, gc disabled while timing)"
+    )
+    _line(
+        "p50 / p90 / p99",
+        f"{latency['p50_us']:.2f} / {latency['p90_us']:.2f} / "
+        f"{latency['p99_us']:.2f} us  (mean {latency['mean_us']:.2f} us)",
+    )
     _line("perf_counter_ns overhead (included above)", f"{overhead / 1000:.3f} us")
     groups: dict[str, list[list[int]]] = {}
     for case, per_pair in zip(cases, samples, strict=True):
@@ -898,8 +1146,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name in sorted(groups):
         stats = summary_us(groups[name])
         breakdown[name] = stats
-        _line(f"  {name} ({len(groups[name])} requests)",
-              f"p50 {stats['p50_us']:6.2f} us   p99 {stats['p99_us']:6.2f} us")
+        _line(
+            f"  {name} ({len(groups[name])} requests)",
+            f"p50 {stats['p50_us']:6.2f} us   p99 {stats['p99_us']:6.2f} us",
+        )
 
     # ------------------------------------------------------------------------------ moto
     moto_pairs = [((c.request.action, c.request.resource), c.moto_policies) for c in cases]
@@ -928,22 +1178,32 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     def build_and_evaluate(case: Case, _: object) -> Decision:
         request = case.request
-        fresh = Request(request.principal, request.action, request.resource, request.context,
-                        request.resource_account)
+        fresh = Request(
+            request.principal,
+            request.action,
+            request.resource,
+            request.context,
+            request.resource_account,
+        )
         return evaluate(fresh, case.policies)
 
-    with_build_rate = throughput([(c, None) for c in cases], build_and_evaluate,
-                                 settings.throughput_seconds)
+    with_build_rate = throughput(
+        [(c, None) for c in cases], build_and_evaluate, settings.throughput_seconds
+    )
 
     print()
-    print(f"Throughput (tight loop, median of {settings.throughput_trials} interleaved trials "
-          f"of >= {settings.throughput_seconds:g} s)")
+    print(
+        f"Throughput (tight loop, median of {settings.throughput_trials} interleaved trials "
+        f"of >= {settings.throughput_seconds:g} s)"
+    )
     _line("rolegate evaluate()", _rate(rolegate_rate))
     _line("rolegate Request(...) + evaluate() [info]", _rate(with_build_rate))
     if MOTO_VERSION:
         _line("moto IAMPolicy.is_action_permitted x 10", _rate(moto_rate))
-        _line("moto p50 / p99 per decision",
-              f"{moto_latency['p50_us']:.2f} / {moto_latency['p99_us']:.2f} us")
+        _line(
+            "moto p50 / p99 per decision",
+            f"{moto_latency['p50_us']:.2f} / {moto_latency['p99_us']:.2f} us",
+        )
         _line("ratio rolegate / moto", f"{ratio:.1f}x")
         print("  note: moto evaluates identity policies only: it treats every Condition as met,")
         print("        ignores resource policies, permissions boundaries and policy variables,")
@@ -963,27 +1223,40 @@ def main(argv: Sequence[str] | None = None) -> int:
     large_stats = summary_us(both[len(pairs_small) :])
     scaling = large_stats["p50_us"] / small_stats["p50_us"]
     print()
-    print(f"Scaling: principal {scale_actor.key}, the same {len(pairs_small)} requests, "
-          f"{settings.scaling_rounds} rounds")
+    print(
+        f"Scaling: principal {scale_actor.key}, the same {len(pairs_small)} requests, "
+        f"{settings.scaling_rounds} rounds"
+    )
     for count, stats, pair_list in (
         (counts["small"], small_stats, pairs_small),
         (counts["large"], large_stats, pairs_large),
     ):
-        _line(f"{count} statements",
-              f"p50 {stats['p50_us']:.2f} us  p99 {stats['p99_us']:.2f} us  "
-              f"(avg {_candidates(pair_list):.1f} statements match the action)")
+        _line(
+            f"{count} statements",
+            f"p50 {stats['p50_us']:.2f} us  p99 {stats['p99_us']:.2f} us  "
+            f"(avg {_candidates(pair_list):.1f} statements match the action)",
+        )
     _line(f"p50@{counts['large']} / p50@{counts['small']}", f"{scaling:.2f}")
 
     # --------------------------------------------------------------------------- summary
     p50 = latency["p50_us"]
     targets = [
         ("p50 per decision <= 10 us", f"{p50:.2f} us", p50 <= TARGET_P50_US),
-        (f"throughput >= {TARGET_MOTO_RATIO:g}x moto", f"{ratio:.1f}x",
-         bool(MOTO_VERSION) and ratio >= TARGET_MOTO_RATIO),
-        (f"p50@{counts['large']} / p50@{counts['small']} <= {TARGET_SCALING:g}",
-         f"{scaling:.2f}", scaling <= TARGET_SCALING),
-        ("decisions match the designed outcomes", f"{len(cases) - len(wrong)}/{len(cases)}",
-         not wrong),
+        (
+            f"throughput >= {TARGET_MOTO_RATIO:g}x moto",
+            f"{ratio:.1f}x",
+            bool(MOTO_VERSION) and ratio >= TARGET_MOTO_RATIO,
+        ),
+        (
+            f"p50@{counts['large']} / p50@{counts['small']} <= {TARGET_SCALING:g}",
+            f"{scaling:.2f}",
+            scaling <= TARGET_SCALING,
+        ),
+        (
+            "decisions match the designed outcomes",
+            f"{len(cases) - len(wrong)}/{len(cases)}",
+            not wrong,
+        ),
     ]
     print()
     print("Summary" + (" (--quick: few repetitions, numbers are indicative)" if args.quick else ""))
@@ -997,8 +1270,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.profile or (latency_failed and not args.quick):
         profile_text = profile_rolegate(pairs, settings.profile_rounds, 25)
         print()
-        print(f"cProfile of evaluate() over {settings.profile_rounds} rounds of the request mix "
-              "(sorted by tottime):")
+        print(
+            f"cProfile of evaluate() over {settings.profile_rounds} rounds of the request mix "
+            "(sorted by tottime):"
+        )
         print(profile_text)
 
     elapsed = time.perf_counter() - wall_start
