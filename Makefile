@@ -25,7 +25,7 @@ run: $(VENV)/.installed-run
 	$(BIN)/rolegate serve --demo
 
 lint: $(VENV)/.installed-test
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check src tests bench examples
 
 typecheck: $(VENV)/.installed-test
 	$(BIN)/mypy
