@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+
 from support.postgres import PostgresCluster, postgres_cluster_fixture
 
 

@@ -62,10 +62,10 @@ def update_app_permissions() -> str:
     )
 
 
-def trust_development(*, require_mfa: bool) -> str:
+def trust_development(development: str, *, require_mfa: bool) -> str:
     statement: dict[str, Any] = {
         "Effect": "Allow",
-        "Principal": {"AWS": f"arn:aws:iam::{DEVELOPMENT}:root"},
+        "Principal": {"AWS": f"arn:aws:iam::{development}:root"},
         "Action": "sts:AssumeRole",
     }
     if require_mfa:
@@ -76,14 +76,19 @@ def trust_development(*, require_mfa: bool) -> str:
 def build_world(
     endpoint: str, development_root: Mapping[str, str], production_root: Mapping[str, str]
 ) -> dict[str, Any]:
-    """Create groups, users, keys, the MFA device and the roles; return what a user needs."""
+    """Create groups, users, keys, the MFA device and the roles; return what a user needs.
+
+    The roots are `rolegate account create` outputs (AccountId, AccessKeyId, SecretAccessKey).
+    """
     from .mfa import base32_to_seed, totp
 
+    development = development_root["AccountId"]
+    production = production_root["AccountId"]
     prod = _client("iam", endpoint, production_root)
     for name, mfa in (("UpdateApp", False), ("UpdateAppMFA", True)):
         prod.create_role(
             RoleName=name,
-            AssumeRolePolicyDocument=trust_development(require_mfa=mfa),
+            AssumeRolePolicyDocument=trust_development(development, require_mfa=mfa),
             Description="Read and write the productionapp bucket",
         )
         prod.put_role_policy(
@@ -99,7 +104,7 @@ def build_world(
             {
                 "Effect": "Allow",
                 "Action": "sts:AssumeRole",
-                "Resource": f"arn:aws:iam::{PRODUCTION}:role/UpdateApp*",
+                "Resource": f"arn:aws:iam::{production}:role/UpdateApp*",
             },
             {
                 "Effect": "Allow",
@@ -143,11 +148,11 @@ def build_world(
     users["alice"]["MfaSeed"] = seed_text
     return {
         "Endpoint": endpoint,
-        "Accounts": {"development": DEVELOPMENT, "production": PRODUCTION},
+        "Accounts": {"development": development, "production": production},
         "Users": users,
         "Roles": {
-            "UpdateApp": f"arn:aws:iam::{PRODUCTION}:role/UpdateApp",
-            "UpdateAppMFA": f"arn:aws:iam::{PRODUCTION}:role/UpdateAppMFA",
+            "UpdateApp": f"arn:aws:iam::{production}:role/UpdateApp",
+            "UpdateAppMFA": f"arn:aws:iam::{production}:role/UpdateAppMFA",
         },
         "Roots": {"development": dict(development_root), "production": dict(production_root)},
     }

@@ -16,6 +16,7 @@ from ..store.database import Database
 from ..wire import sigv4
 from ..wire.query import get_protocol
 from .gateway import Gateway
+from .routing import service_of
 
 __all__ = ["MAX_QUERY_BODY", "create_app"]
 
@@ -39,9 +40,17 @@ async def _read_body(request: Request, limit: int) -> bytes:
 
 
 def create_app(database: Database, signing_clock: Clock | None = None) -> Starlette:
+    from ..s3.endpoint import S3Endpoint
+
     gateway = Gateway(database, signing_clock)
+    s3 = S3Endpoint(gateway)
 
     async def endpoint(request: Request) -> Response:
+        scope = request.scope
+        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
+        query = scope.get("query_string", b"").decode("latin-1")
+        if service_of(request.method, headers, query) == "s3":
+            return await s3.handle(request)
         try:
             body = await _read_body(request, MAX_QUERY_BODY)
         except _BodyTooLarge:
@@ -50,13 +59,12 @@ def create_app(database: Database, signing_clock: Clock | None = None) -> Starle
                 "RequestEntityTooLarge", "Request body is too large.", 413, rid
             )
             return Response(error, 413, {"Content-Type": "text/xml", "x-amzn-RequestId": rid})
-        scope = request.scope
         raw_path = scope.get("raw_path") or scope["path"].encode()
         http_request = sigv4.HttpRequest(
             method=request.method,
             path=raw_path.decode("latin-1"),
-            query=scope.get("query_string", b"").decode("latin-1"),
-            headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]],
+            query=query,
+            headers=headers,
             body=body,
         )
         source_ip = request.client.host if request.client else "127.0.0.1"

@@ -18,12 +18,19 @@ from ..errors import ServiceError
 from ..iam.access_keys import KeyOwner, find_key_owner
 from ..iam.authorization import PolicyCache, parsed_policy
 from ..ids import TEMPORARY_KEY_PREFIX, iam_arn
-from ..policy import Policy, PolicyKind, PolicySet, Principal
+from ..policy import Decision, Policy, PolicyKind, PolicySet, Principal
 from ..store.database import UnitOfWork
 from ..store.schema import accounts, managed_policies, policy_versions, roles, users
 from ..sts.tokens import KeyRing, SessionClaims, TokenError, open_token
 
-__all__ = ["ExpiredToken", "KeyDirectory", "caller_for", "session_caller"]
+__all__ = [
+    "ExpiredToken",
+    "KeyDirectory",
+    "access_denied_message",
+    "anonymous_caller",
+    "caller_for",
+    "session_caller",
+]
 
 INVALID_TOKEN: Final = "The security token included in the request is invalid."
 
@@ -60,6 +67,19 @@ class KeyDirectory:
             return None
         self.owner = owner
         return owner.secret
+
+
+def access_denied_message(caller_arn: str, action: str, resource: str, decision: Decision) -> str:
+    """AWS's AccessDenied text: who, what, on which resource, and why."""
+    return (
+        f"User: {caller_arn} is not authorized to perform: {action} on resource: {resource} "
+        f"{decision.aws_reason(action)}"
+    ).rstrip()
+
+
+def anonymous_caller() -> Caller:
+    """An unsigned request (S3 only): matched by `"Principal": "*"` and nothing else."""
+    return Caller(account_id="", principal=Principal("anonymous"), access_key_id="", generation=0)
 
 
 def caller_for(uow: UnitOfWork, owner: KeyOwner, cache: PolicyCache) -> Caller:

@@ -24,13 +24,13 @@ from ..store.database import Database, UnitOfWork
 from ..sts.keyring import StoreKeyRing
 from ..wire import sigv4
 from ..wire.query import QueryProtocolError, ServiceProtocol, get_protocol, parse_form_body
-from .auth import KeyDirectory, caller_for, session_caller
+from .auth import KeyDirectory, access_denied_message, caller_for, session_caller
+from .routing import QUERY_SERVICES
 
 __all__ = ["Gateway", "WireResponse"]
 
 log = logging.getLogger("rolegate.gateway")
 
-QUERY_SERVICES: Final = ("iam", "sts")
 INVALID_TOKEN_MESSAGE: Final = "The security token included in the request is invalid."
 _KEY_USE_INTERVAL: Final = 60.0
 
@@ -186,11 +186,22 @@ class Gateway:
         )
         decision = evaluate(request, caller.policies)
         if not decision.allowed:
-            message = (
-                f"User: {caller.arn} is not authorized to perform: {action} on resource: "
-                f"{resource} {decision.aws_reason(action)}"
-            ).rstrip()
-            raise AccessDenied(message)
+            raise AccessDenied(access_denied_message(caller.arn, action, resource, decision))
+
+    def authenticate(
+        self, uow: UnitOfWork, request: sigv4.HttpRequest
+    ) -> tuple[sigv4.VerifiedRequest, Caller]:
+        """Verify the signature and build the caller (for endpoints outside the Query path).
+
+        The request's body may be None (streamed): the payload hash then comes from the
+        `x-amz-content-sha256` header and the caller must check the body against it.
+        """
+        keys = KeyDirectory(uow, self.keys, _security_token(request))
+        verified = sigv4.verify(request, keys.secret_for, self.signing_clock.now())
+        caller = self._caller(uow, keys)
+        if keys.owner is not None:
+            self._note_key_use(keys.owner, verified.service, verified.region)
+        return verified, caller
 
     def _note_key_use(self, owner: KeyOwner, service: str, region: str) -> None:
         """Record last use at most once a minute per key (a write per request would serialize

@@ -1,0 +1,1 @@
+"""The S3-compatible data plane: buckets and objects, authorized by the policy engine."""
