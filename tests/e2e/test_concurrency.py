@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import boto3
 from botocore.exceptions import ClientError
 
 from rolegate.iam.accounts import NewAccount
 
 from .conftest import ClientFactory
+from .server import RunningServer
 
 
 def _outcome(call: Any) -> str:
@@ -56,3 +59,76 @@ def test_same_name_race_creates_exactly_one(
             pool.map(lambda c: _outcome(lambda: c.create_user(UserName="Same")), clients)
         )
     assert sorted(outcomes) == ["EntityAlreadyExists"] * 4 + ["ok"]
+
+
+def test_concurrent_put_role_policy_calls_both_survive(
+    root_iam: Any, account: NewAccount, client: ClientFactory
+) -> None:
+    trust = json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"AWS": account.account_id},
+                    "Action": "sts:AssumeRole",
+                }
+            ],
+        }
+    )
+    root_iam.create_role(RoleName="busy", AssumeRolePolicyDocument=trust)
+    clients = [client("iam", account.access_key_id, account.secret_access_key) for _ in range(6)]
+
+    def put(index: int) -> str:
+        document = json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Action": f"s3:Get{index}", "Resource": "*"}],
+            }
+        )
+        return _outcome(
+            lambda: clients[index].put_role_policy(
+                RoleName="busy", PolicyName=f"policy{index}", PolicyDocument=document
+            )
+        )
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        assert list(pool.map(put, range(6))) == ["ok"] * 6
+    names = root_iam.list_role_policies(RoleName="busy")["PolicyNames"]
+    assert sorted(names) == [f"policy{i}" for i in range(6)]
+
+
+def test_a_policy_change_on_one_node_is_seen_by_another_at_once(
+    server: RunningServer, root_iam: Any, account: NewAccount, client: ClientFactory
+) -> None:
+    other = RunningServer(server.database.url).start()
+    try:
+        root_iam.create_user(UserName="roamer")
+        key = root_iam.create_access_key(UserName="roamer")["AccessKey"]
+        on_other_node = boto3.client(
+            "iam",
+            endpoint_url=other.url,
+            region_name="us-east-1",
+            aws_access_key_id=key["AccessKeyId"],
+            aws_secret_access_key=key["SecretAccessKey"],
+        )
+        assert _outcome(on_other_node.list_users) == "AccessDenied"  # cached: no policy
+        root_iam.put_user_policy(
+            UserName="roamer",
+            PolicyName="list",
+            PolicyDocument=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [{"Effect": "Allow", "Action": "iam:ListUsers", "Resource": "*"}],
+                }
+            ),
+        )
+        assert _outcome(on_other_node.list_users) == "ok"
+        root_iam.delete_user_policy(UserName="roamer", PolicyName="list")
+        assert _outcome(on_other_node.list_users) == "AccessDenied"
+        root_iam.update_access_key(
+            UserName="roamer", AccessKeyId=key["AccessKeyId"], Status="Inactive"
+        )
+        assert _outcome(on_other_node.list_users) == "InvalidClientTokenId"
+    finally:
+        other.stop()
