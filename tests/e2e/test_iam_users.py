@@ -142,3 +142,14 @@ def test_account_alias_and_summary(root_iam: Any, account: NewAccount) -> None:
     assert summary["AccountAccessKeysPresent"] == 1
     root_iam.delete_account_alias(AccountAlias=alias)
     assert root_iam.list_account_aliases()["AccountAliases"] == []
+
+
+def test_each_key_authenticates_its_own_user(root_iam: Any, client: ClientFactory) -> None:
+    """Regression: the key owner must be joined on the key's user, not on the account."""
+    keys = {}
+    for name in ("first", "second", "third"):
+        root_iam.create_user(UserName=name)
+        keys[name] = root_iam.create_access_key(UserName=name)["AccessKey"]
+    for name, key in keys.items():
+        sts = client("sts", key["AccessKeyId"], key["SecretAccessKey"])
+        assert sts.get_caller_identity()["Arn"].endswith(f":user/{name}")

@@ -211,7 +211,7 @@ def test_expired_and_tampered_tokens(world: World) -> None:
 def test_duration_limits_and_role_chaining(world: World) -> None:
     alice = world.user("alice")
     with pytest.raises(ClientError) as caught:
-        alice.assume_role(RoleArn=world.update_app, RoleSessionName="a", DurationSeconds=7200)
+        alice.assume_role(RoleArn=world.update_app, RoleSessionName="short", DurationSeconds=7200)
     assert _error(caught) == (
         "ValidationError",
         400,
@@ -353,12 +353,12 @@ def test_external_id_session_tags_and_source_identity(world: World) -> None:
     alice = world.user("alice")
     partner = f"arn:aws:iam::{world.prod}:role/Partner"
     with pytest.raises(ClientError):
-        alice.assume_role(RoleArn=partner, RoleSessionName="p")
+        alice.assume_role(RoleArn=partner, RoleSessionName="partner")
     with pytest.raises(ClientError):
-        alice.assume_role(RoleArn=partner, RoleSessionName="p", ExternalId="wrong-id")
+        alice.assume_role(RoleArn=partner, RoleSessionName="partner", ExternalId="wrong-id")
     tagged = alice.assume_role(
         RoleArn=partner,
-        RoleSessionName="p",
+        RoleSessionName="partner",
         ExternalId="partner-42",
         Tags=[{"Key": "project", "Value": "apollo"}],
         TransitiveTagKeys=["project"],
@@ -369,7 +369,7 @@ def test_external_id_session_tags_and_source_identity(world: World) -> None:
     # without sts:TagSession in the trust policy, tags are refused
     with pytest.raises(ClientError) as caught:
         alice.assume_role(
-            RoleArn=world.update_app, RoleSessionName="t", Tags=[{"Key": "a", "Value": "b"}]
+            RoleArn=world.update_app, RoleSessionName="tags", Tags=[{"Key": "a", "Value": "b"}]
         )
     assert _error(caught)[0] == "AccessDenied"
 
@@ -436,7 +436,7 @@ def test_decode_authorization_message(world: World) -> None:
 
 
 def test_token_size_is_reasonable(world: World) -> None:
-    response = world.user("alice").assume_role(RoleArn=world.update_app, RoleSessionName="s")
+    response = world.user("alice").assume_role(RoleArn=world.update_app, RoleSessionName="size")
     assert len(response["Credentials"]["SessionToken"]) < 1024
 
 

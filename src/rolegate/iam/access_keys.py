@@ -50,7 +50,11 @@ _KEY_OWNER = (
         users.c.name,
         users.c.path,
     )
-    .select_from(access_keys.join(accounts).outerjoin(users))
+    .select_from(
+        access_keys.join(accounts, access_keys.c.account_id == accounts.c.id).outerjoin(
+            users, access_keys.c.user_id == users.c.id
+        )
+    )
     .where(access_keys.c.id == bindparam("key_id"))
 )
 
@@ -159,7 +163,7 @@ def key_last_used(
     """(owner user name, AccessKeyLastUsed shape) of a key in the account."""
     row = uow.connection.execute(
         select(access_keys, users.c.name.label("user_name"))
-        .select_from(access_keys.outerjoin(users))
+        .select_from(access_keys.outerjoin(users, access_keys.c.user_id == users.c.id))
         .where(access_keys.c.id == key_id, access_keys.c.account_id == account_id)
     ).first()
     if row is None:

@@ -1,0 +1,159 @@
+"""Login profiles: the console passwords of IAM users (argon2id hashes, never the password)."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any, Final
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import Row, delete, insert, select, update
+
+from ..errors import EntityAlreadyExists, NoSuchEntity, ServiceError
+from ..store.database import UnitOfWork, as_utc
+from ..store.schema import login_profiles, users
+from .common import find_named, get_user
+
+__all__ = [
+    "MIN_PASSWORD_LENGTH",
+    "PasswordPolicyViolation",
+    "check_console_password",
+    "check_password_policy",
+    "create_login_profile",
+    "delete_login_profile",
+    "get_login_profile",
+    "update_login_profile",
+]
+
+MIN_PASSWORD_LENGTH: Final = 8
+"""The default account password policy (no custom policy can be set yet): 8 characters."""
+
+_HASHER: Final = PasswordHasher()
+
+
+@cache
+def _dummy_hash() -> str:
+    """Verified against when the user or its profile is missing, so a failed sign-in costs
+    the same argon2 work whether or not the user exists."""
+    return _HASHER.hash("rolegate: no such login profile")
+
+
+class PasswordPolicyViolation(ServiceError):
+    code = "PasswordPolicyViolation"
+    http_status = 400
+
+
+def check_password_policy(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise PasswordPolicyViolation("Password does not conform to the account password policy.")
+
+
+def _profile_shape(user_name: str, row: Row[Any]) -> dict[str, Any]:
+    return {
+        "UserName": user_name,
+        "CreateDate": as_utc(row.created_at),
+        "PasswordResetRequired": bool(row.reset_required),
+    }
+
+
+def _find_profile(uow: UnitOfWork, user_id: str) -> Row[Any] | None:
+    return uow.connection.execute(
+        select(login_profiles).where(login_profiles.c.user_id == user_id)
+    ).first()
+
+
+def _require_profile(uow: UnitOfWork, user: Row[Any]) -> Row[Any]:
+    row = _find_profile(uow, user.id)
+    if row is None:
+        raise NoSuchEntity(f"Login Profile for User {user.name} cannot be found.")
+    return row
+
+
+def create_login_profile(
+    uow: UnitOfWork,
+    account_id: str,
+    user_name: str,
+    password: str,
+    *,
+    reset_required: bool = False,
+) -> dict[str, Any]:
+    """Give the user a console password; return the `LoginProfile` shape."""
+    uow.lock_account(account_id)
+    user = get_user(uow, account_id, user_name)
+    if _find_profile(uow, user.id) is not None:
+        raise EntityAlreadyExists(f"Login Profile for user {user.name} already exists.")
+    check_password_policy(password)
+    uow.connection.execute(
+        insert(login_profiles).values(
+            user_id=user.id,
+            password_hash=_HASHER.hash(password),
+            reset_required=reset_required,
+            created_at=uow.now,
+        )
+    )
+    return {"UserName": user.name, "CreateDate": uow.now, "PasswordResetRequired": reset_required}
+
+
+def get_login_profile(uow: UnitOfWork, account_id: str, user_name: str) -> dict[str, Any]:
+    user = get_user(uow, account_id, user_name)
+    return _profile_shape(user.name, _require_profile(uow, user))
+
+
+def update_login_profile(
+    uow: UnitOfWork,
+    account_id: str,
+    user_name: str,
+    *,
+    password: str | None = None,
+    reset_required: bool | None = None,
+) -> None:
+    uow.lock_account(account_id)
+    user = get_user(uow, account_id, user_name)
+    _require_profile(uow, user)
+    values: dict[str, Any] = {}
+    if password is not None:
+        check_password_policy(password)
+        values["password_hash"] = _HASHER.hash(password)
+    if reset_required is not None:
+        values["reset_required"] = reset_required
+    if values:
+        uow.connection.execute(
+            update(login_profiles).where(login_profiles.c.user_id == user.id).values(**values)
+        )
+
+
+def delete_login_profile(uow: UnitOfWork, account_id: str, user_name: str) -> None:
+    uow.lock_account(account_id)
+    user = get_user(uow, account_id, user_name)
+    _require_profile(uow, user)
+    uow.connection.execute(delete(login_profiles).where(login_profiles.c.user_id == user.id))
+
+
+def check_console_password(uow: UnitOfWork, account_id: str, user_name: str, password: str) -> bool:
+    """True when the user exists, has a login profile and `password` is its password.
+
+    On success the user's PasswordLastUsed is set to now (and an outdated hash is upgraded).
+    A missing user or profile still costs one argon2 verification, so timing does not tell
+    which user names exist. Runs in a write transaction.
+    """
+    uow.lock_account(account_id)
+    user = find_named(uow, users, account_id, user_name)
+    profile = _find_profile(uow, user.id) if user is not None else None
+    stored = profile.password_hash if profile is not None else _dummy_hash()
+    try:
+        _HASHER.verify(stored, password)
+    except (VerificationError, InvalidHashError):
+        return False
+    if user is None or profile is None:
+        return False
+    connection = uow.connection
+    connection.execute(
+        update(users).where(users.c.id == user.id).values(password_last_used=uow.now)
+    )
+    if _HASHER.check_needs_rehash(stored):
+        connection.execute(
+            update(login_profiles)
+            .where(login_profiles.c.user_id == user.id)
+            .values(password_hash=_HASHER.hash(password))
+        )
+    return True
