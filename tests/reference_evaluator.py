@@ -126,7 +126,8 @@ def variable_value(inner: str, context: Context) -> str | None:
     if value is None:
         return default
     if isinstance(value, list):
-        return None  # multivalued keys cannot be substituted
+        # multivalued keys cannot be substituted; a list of one value is that value
+        return value[0] if len(value) == 1 else None
     return value
 
 
@@ -172,32 +173,35 @@ def describe_caller(principal: dict[str, Any]) -> Caller:
     return Caller("other", arn, account, unique_id=given_id)
 
 
-def derived_keys(caller: Caller, principal: dict[str, Any]) -> Context:
+PRINCIPAL_TYPES = {"user": "User", "session": "AssumedRole", "root": "Account",
+                   "federated": "FederatedUser", "anonymous": "Anonymous"}
+
+
+def derived_keys(caller: Caller, given_id: str | None) -> Context:
+    """The principal-derived global keys (the table in docs/policy-semantics.md)."""
     keys: Context = {}
-    given_id = principal.get("id")
-    account = caller.account
-    if caller.kind == "user":
-        keys.update({"aws:PrincipalArn": caller.arn, "aws:PrincipalType": "User"})
-        if given_id:
-            keys["aws:userid"] = given_id
-        if caller.name is not None:
-            keys["aws:username"] = caller.name
-    elif caller.kind == "session":
-        keys.update({"aws:PrincipalType": "AssumedRole"})
-        keys["aws:PrincipalArn"] = caller.role_arn or ""
-        if given_id:
-            keys["aws:userid"] = given_id if ":" in given_id else f"{given_id}:{caller.name}"
-    elif caller.kind == "root":
-        keys.update({"aws:PrincipalArn": caller.arn, "aws:PrincipalType": "Account"})
-        keys["aws:userid"] = account or ""
-    elif caller.kind == "federated":
-        keys.update({"aws:PrincipalArn": caller.arn, "aws:PrincipalType": "FederatedUser"})
-        keys["aws:userid"] = f"{account}:{caller.name}"
-    elif caller.kind == "anonymous":
-        keys.update({"aws:PrincipalType": "Anonymous", "aws:userid": "anonymous"})
-    if account is not None and caller.kind != "anonymous":
+    kind, account = caller.kind, caller.account
+    if kind in PRINCIPAL_TYPES:
+        keys["aws:PrincipalType"] = PRINCIPAL_TYPES[kind]
+    if kind in ("user", "root", "federated"):
+        keys["aws:PrincipalArn"] = caller.arn
+    if kind == "session" and caller.role_arn is not None:
+        keys["aws:PrincipalArn"] = caller.role_arn
+    if kind != "anonymous" and account is not None:
         keys["aws:PrincipalAccount"] = account
-    if caller.kind in ("user", "session"):
+    if kind == "user" and given_id:
+        keys["aws:userid"] = given_id
+    if kind == "session" and given_id:
+        keys["aws:userid"] = given_id if ":" in given_id else f"{given_id}:{caller.name}"
+    if kind == "root" and account is not None:
+        keys["aws:userid"] = account
+    if kind == "federated":
+        keys["aws:userid"] = f"{account}:{caller.name}"
+    if kind == "anonymous":
+        keys["aws:userid"] = "anonymous"
+    if kind == "user" and caller.name is not None:
+        keys["aws:username"] = caller.name
+    if kind in ("user", "session"):
         for tag_key, tag_value in caller.tags.items():
             keys[f"aws:PrincipalTag/{tag_key}"] = tag_value
     return keys
@@ -220,7 +224,7 @@ def build_context(case: dict[str, Any], caller: Caller, resource_account: str | 
             context[key.lower()] = [as_string(item) for item in value]
         elif value is not None:
             context[key.lower()] = as_string(value)
-    derived = derived_keys(caller, case["principal"])
+    derived = derived_keys(caller, case["principal"].get("id"))
     if resource_account is not None:
         derived["aws:ResourceAccount"] = resource_account
     for key, value in derived.items():

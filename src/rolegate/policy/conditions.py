@@ -10,16 +10,16 @@ from __future__ import annotations
 import base64
 import binascii
 import ipaddress
-import math
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from enum import Enum
 from functools import lru_cache
 from typing import Final
 
-from .patterns import Context, Template
+from .patterns import ArnTemplate, Context, Template
 
 __all__ = [
     "OPERATOR_FAMILIES",
@@ -110,32 +110,27 @@ def parse_operator(name: str) -> OperatorSpec | str:
 # ---------------------------------------------------------------- value parsing
 
 
+_DECIMAL: Final = re.compile(r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)$")
+
+
 @lru_cache(maxsize=4096)
 def _parse_decimal(text: str) -> Decimal | None:
-    try:
-        value = Decimal(text.strip())
-    except InvalidOperation:
-        return None
-    return value if value.is_finite() else None
+    """A plain decimal number (sign, digits, optional fraction); anything else never matches."""
+    return Decimal(text) if _DECIMAL.match(text) else None
 
 
 @lru_cache(maxsize=4096)
 def parse_epoch(text: str) -> float | None:
-    """Seconds since the epoch for an ISO 8601 date/date-time or an epoch-seconds string."""
-    stripped = text.strip()
-    if not stripped:
+    """Seconds since the epoch for an ISO 8601 date/date-time or whole epoch seconds."""
+    if text.isascii() and text.isdigit():
+        return float(int(text))
+    if not text:
         return None
-    if stripped.lstrip("-").isdigit():
-        return float(int(stripped))
-    candidate = stripped[:-1] + "+00:00" if stripped[-1] in "Zz" else stripped
+    candidate = text[:-1] + "+00:00" if text[-1] in "Zz" else text
     try:
         moment = datetime.fromisoformat(candidate)
     except ValueError:
-        try:
-            number = float(stripped)
-        except ValueError:
-            return None
-        return number if math.isfinite(number) else None
+        return None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.timestamp()
@@ -168,24 +163,6 @@ def _parse_address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address |
 
 def _split_arn(text: str) -> list[str] | None:
     fields = text.split(":", 5)
-    return fields if len(fields) == 6 else None
-
-
-def _split_arn_pattern(text: str, variables: bool) -> list[str] | None:
-    """Split a policy ARN into its six fields; colons inside `${...}` do not count."""
-    if not variables or "${" not in text:
-        return _split_arn(text)
-    fields: list[str] = []
-    start = depth = 0
-    for position, char in enumerate(text):
-        if char == "$" and text.startswith("${", position):
-            depth += 1
-        elif char == "}" and depth:
-            depth -= 1
-        elif char == ":" and not depth and len(fields) < 5:
-            fields.append(text[start:position])
-            start = position + 1
-    fields.append(text[start:])
     return fields if len(fields) == 6 else None
 
 
@@ -282,22 +259,13 @@ def _compile_value_test(
 
         return ip
     if family == "Arn":
-        patterns: list[list[Template]] = []
-        for raw in raw_values:
-            fields = _split_arn_pattern(raw, use_variables)
-            if fields is not None:
-                patterns.append(
-                    [Template(f, variables=use_variables, wildcards=True) for f in fields]
-                )
+        arn_patterns = [ArnTemplate(raw, variables=use_variables) for raw in raw_values]
 
         def arn(value: str, context: Context) -> bool:
             fields = _split_arn(value)
             if fields is None:
                 return False
-            return any(
-                all(t.matches(field, context) for t, field in zip(pattern, fields, strict=True))
-                for pattern in patterns
-            )
+            return any(pattern.matches(fields, context) for pattern in arn_patterns)
 
         return arn
     raise AssertionError(f"unhandled operator family {family}")

@@ -16,6 +16,7 @@ from typing import Final
 __all__ = [
     "QMARK",
     "STAR",
+    "ArnTemplate",
     "Context",
     "Glob",
     "Template",
@@ -294,6 +295,60 @@ class Template:
 
     def __repr__(self) -> str:
         return f"Template({self.source!r})"
+
+
+def _arn_field_matchers(tokens: list[str | _Wildcard]) -> list[Callable[[str], bool]] | None:
+    """Matchers for the six colon-separated fields (the last keeps any further colons)."""
+    fields: list[list[str | _Wildcard]] = [[]]
+    for token in tokens:
+        if not isinstance(token, str):
+            fields[-1].append(token)
+            continue
+        rest = token
+        while len(fields) < 6 and ":" in rest:
+            head, rest = rest.split(":", 1)
+            fields[-1].append(head)
+            fields.append([])
+        fields[-1].append(rest)
+    if len(fields) != 6:
+        return None
+    return [_literal_matcher(field) for field in fields]
+
+
+class ArnTemplate:
+    """An ARN pattern matched field by field (ArnLike); variables are substituted first."""
+
+    __slots__ = ("_constant", "_resolved", "_template")
+
+    def __init__(self, source: str, *, variables: bool) -> None:
+        self._template = Template(source, variables=variables, wildcards=True)
+        self._constant: list[Callable[[str], bool]] | None = None
+        if not self._template.has_variables:
+            tokens: list[str | _Wildcard] = [
+                token for token in self._template.tokens if not isinstance(token, Variable)
+            ]
+            self._constant = _arn_field_matchers(tokens)
+        self._resolved: dict[tuple[str, ...], list[Callable[[str], bool]] | None] = {}
+
+    def matches(self, fields: list[str], context: Context) -> bool:
+        """`fields` are the six fields of the request's ARN."""
+        matchers = self._constant
+        if matchers is None:
+            if not self._template.has_variables:
+                return False
+            values = self._template._values(context)
+            if values is None:
+                return False
+            if values in self._resolved:
+                matchers = self._resolved[values]
+            else:
+                if len(self._resolved) >= _RESOLVED_CACHE_LIMIT:
+                    self._resolved.clear()
+                matchers = _arn_field_matchers(self._template._substituted(values))
+                self._resolved[values] = matchers
+            if matchers is None:
+                return False
+        return all(match(field) for match, field in zip(matchers, fields, strict=True))
 
 
 class Glob:
