@@ -1,0 +1,402 @@
+"""AWS REST-XML protocol (S3), server side: the response serializer (result -> HTTP response).
+
+The mirror image of botocore's ``RestXMLParser``: one generic writer driven by the output
+shape. Members located in ``header`` become headers (timestamps in HTTP date format unless
+the model says otherwise, booleans ``true``/``false``, lists comma-joined), ``headers`` prefix
+maps become one header per key (``x-amz-meta-color``), a ``statusCode`` member is the status,
+and the rest is the XML body: the ``payload`` member when the shape names one, otherwise all
+body members, under the root element S3 uses for the operation (``ListBucketResult`` for
+ListObjectsV2, ...) in the S3 namespace. XML timestamps are ISO 8601 with milliseconds and
+``Z``. A streaming payload (GetObject ``Body``) is not serialized: the body is ``None`` and the
+caller streams it.
+
+A result member the shape does not know, or a value of the wrong Python type, is a
+programming error: ``ValueError``/``TypeError``.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from email.utils import formatdate
+from typing import Any, Final
+
+from botocore.model import OperationModel, Shape  # type: ignore[import-untyped]
+
+from rolegate.wire.query_serialize import xml_escape
+
+__all__ = [
+    "S3_NAMESPACE",
+    "S3_ROOT_ELEMENTS",
+    "XML_DECLARATION",
+    "format_header_timestamp",
+    "format_xml_timestamp",
+    "serialize_error_document",
+    "serialize_operation_response",
+]
+
+S3_NAMESPACE: Final = "http://s3.amazonaws.com/doc/2006-03-01/"
+XML_DECLARATION: Final = '<?xml version="1.0" encoding="UTF-8"?>\n'
+
+#: The root element S3 writes for operations whose output shape does not name one (botocore
+#: ignores the root's name; other SDKs and tools do not).
+S3_ROOT_ELEMENTS: Final[Mapping[str, str]] = {
+    "CompleteMultipartUpload": "CompleteMultipartUploadResult",
+    "CreateMultipartUpload": "InitiateMultipartUploadResult",
+    "CreateSession": "CreateSessionResult",
+    "DeleteObjects": "DeleteResult",
+    "GetBucketAccelerateConfiguration": "AccelerateConfiguration",
+    "GetBucketAcl": "AccessControlPolicy",
+    "GetBucketCors": "CORSConfiguration",
+    "GetBucketLifecycleConfiguration": "LifecycleConfiguration",
+    "GetBucketLocation": "LocationConstraint",
+    "GetBucketLogging": "BucketLoggingStatus",
+    "GetBucketNotificationConfiguration": "NotificationConfiguration",
+    "GetBucketRequestPayment": "RequestPaymentConfiguration",
+    "GetBucketTagging": "Tagging",
+    "GetBucketVersioning": "VersioningConfiguration",
+    "GetBucketWebsite": "WebsiteConfiguration",
+    "GetObjectAcl": "AccessControlPolicy",
+    "GetObjectAttributes": "GetObjectAttributesResponse",
+    "GetObjectTagging": "Tagging",
+    "ListBucketAnalyticsConfigurations": "ListBucketAnalyticsConfigurationResult",
+    "ListBucketIntelligentTieringConfigurations": (
+        "ListBucketIntelligentTieringConfigurationsOutput"
+    ),
+    "ListBucketInventoryConfigurations": "ListInventoryConfigurationsResult",
+    "ListBucketMetricsConfigurations": "ListMetricsConfigurationsResult",
+    "ListBuckets": "ListAllMyBucketsResult",
+    "ListDirectoryBuckets": "ListAllMyDirectoryBucketsResult",
+    "ListMultipartUploads": "ListMultipartUploadsResult",
+    "ListObjectVersions": "ListVersionsResult",
+    "ListObjects": "ListBucketResult",
+    "ListObjectsV2": "ListBucketResult",
+    "ListParts": "ListPartsResult",
+}
+
+#: Operations whose body is one element holding a scalar (the model cannot say so).
+_SCALAR_BODY: Final = {"GetBucketLocation": "LocationConstraint"}
+_FORBIDDEN_IN_HEADER: Final = frozenset("\r\n\x00")
+
+
+def _to_datetime(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return datetime.fromtimestamp(value, UTC)
+    if isinstance(value, str):
+        parsed = datetime.fromisoformat(value)
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    raise TypeError(f"not a timestamp: {value!r}")
+
+
+def format_xml_timestamp(value: Any, timestamp_format: str = "iso8601") -> str:
+    """``2009-10-12T17:50:30.000Z`` (S3's form), or ``rfc822``/``unixTimestamp``."""
+    moment = _to_datetime(value)
+    fmt = timestamp_format.lower()
+    if fmt == "rfc822":
+        return formatdate(math.floor(moment.timestamp()), usegmt=True)
+    if fmt == "unixtimestamp":
+        seconds = moment.timestamp()
+        return str(int(seconds)) if seconds.is_integer() else f"{seconds:.3f}"
+    return (
+        f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}"
+        f"T{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}"
+        f".{moment.microsecond // 1000:03d}Z"
+    )
+
+
+def format_header_timestamp(value: Any, timestamp_format: str = "rfc822") -> str:
+    """``Wed, 12 Oct 2009 17:50:00 GMT`` (HTTP date) unless the model asks otherwise."""
+    return format_xml_timestamp(value, timestamp_format)
+
+
+def _format_float(value: Any) -> str:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"not a number: {value!r}")
+    if isinstance(value, int):
+        return str(value)
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "Infinity" if value > 0 else "-Infinity"
+    return repr(value)
+
+
+def _scalar_text(shape: Shape, value: Any, default_timestamp: str) -> str:
+    type_name: str = shape.type_name
+    if type_name == "boolean":
+        if not isinstance(value, bool):
+            raise TypeError(f"{shape.name}: not a boolean: {value!r}")
+        return "true" if value else "false"
+    if type_name in ("integer", "long", "short", "byte"):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(f"{shape.name}: not an integer: {value!r}")
+        return str(value)
+    if type_name in ("float", "double"):
+        return _format_float(value)
+    if type_name == "timestamp":
+        return format_xml_timestamp(
+            value, shape.serialization.get("timestampFormat", default_timestamp)
+        )
+    if type_name == "blob":
+        if isinstance(value, str):
+            value = value.encode("utf-8")
+        if not isinstance(value, (bytes, bytearray, memoryview)):
+            raise TypeError(f"{shape.name}: not bytes: {value!r}")
+        return base64.b64encode(bytes(value)).decode("ascii")
+    if not isinstance(value, str):
+        raise TypeError(f"{shape.name}: not a string: {value!r}")
+    return value
+
+
+# --------------------------------------------------------------------------- headers
+
+
+def _quote_list_item(item: str) -> str:
+    if '"' in item or "," in item:
+        return '"' + item.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return item
+
+
+def _header_text(shape: Shape, value: Any) -> str:
+    if shape.type_name == "list":
+        if isinstance(value, (str, bytes, Mapping)):
+            raise TypeError(f"{shape.name}: not a list: {value!r}")
+        return ",".join(
+            _quote_list_item(_header_text(shape.member, item)) for item in value if item is not None
+        )
+    if shape.type_name == "string" and shape.serialization.get("jsonvalue"):
+        text = json.dumps(value, separators=(",", ":"))
+        return base64.b64encode(text.encode("utf-8")).decode("ascii")
+    return _scalar_text(shape, value, "rfc822")
+
+
+def _checked_header(name: str, value: str) -> tuple[str, str]:
+    if _FORBIDDEN_IN_HEADER.intersection(name) or _FORBIDDEN_IN_HEADER.intersection(value):
+        raise ValueError(f"header {name!r} cannot carry {value!r}")
+    return name, value
+
+
+# --------------------------------------------------------------------------- XML
+
+
+class _XmlWriter:
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+
+    def element(self, shape: Shape, value: Any, name: str, xmlns: str = "") -> None:
+        type_name: str = shape.type_name
+        if type_name == "structure":
+            self.structure(shape, value, name, xmlns)
+        elif type_name == "list":
+            if isinstance(value, (str, bytes, Mapping)):
+                raise TypeError(f"{shape.name}: not a list: {value!r}")
+            element_name = shape.member.serialization.get("name", "member")
+            self.parts.append(f"<{name}{xmlns}{_namespace_attr(shape)}>")
+            for item in value:
+                self.element(shape.member, item, element_name)
+            self.parts.append(f"</{name}>")
+        elif type_name == "map":
+            self.parts.append(f"<{name}{xmlns}{_namespace_attr(shape)}>")
+            self.map_entries(shape, value, "entry")
+            self.parts.append(f"</{name}>")
+        else:
+            text = xml_escape(_scalar_text(shape, value, "iso8601"))
+            self.parts.append(f"<{name}{xmlns}{_namespace_attr(shape)}>{text}</{name}>")
+
+    def structure(self, shape: Shape, value: Any, name: str, xmlns: str = "") -> None:
+        if not isinstance(value, Mapping):
+            raise TypeError(f"{shape.name}: not a mapping: {value!r}")
+        members: Mapping[str, Shape] = shape.members
+        unknown = [key for key in value if key not in members]
+        if unknown:
+            raise ValueError(f"{shape.name} has no member(s) {', '.join(map(repr, unknown))}")
+        attributes = ""
+        start = len(self.parts)
+        for member_name, member in members.items():
+            item = value.get(member_name)
+            if item is None:
+                continue
+            serialization: Mapping[str, Any] = member.serialization
+            if serialization.get("location"):
+                raise ValueError(f"{shape.name}.{member_name} is not a body member")
+            if serialization.get("xmlAttribute"):
+                attr = xml_escape(_scalar_text(member, item, "iso8601"), attribute=True)
+                attributes += f' {serialization.get("name", member_name)}="{attr}"'
+            elif member.type_name == "list" and serialization.get("flattened"):
+                if isinstance(item, (str, bytes, Mapping)):
+                    raise TypeError(f"{member.name}: not a list: {item!r}")
+                element = member.member.serialization.get("name") or serialization.get(
+                    "name", member_name
+                )
+                for entry in item:
+                    self.element(member.member, entry, element)
+            elif member.type_name == "map" and serialization.get("flattened"):
+                self.map_entries(member, item, serialization.get("name", member_name))
+            else:
+                self.element(member, item, serialization.get("name", member_name))
+        self.parts.insert(start, f"<{name}{xmlns}{_namespace_attr(shape)}{attributes}>")
+        self.parts.append(f"</{name}>")
+
+    def map_entries(self, shape: Shape, value: Any, entry_name: str) -> None:
+        if not isinstance(value, Mapping):
+            raise TypeError(f"{shape.name}: not a mapping: {value!r}")
+        key_name = shape.key.serialization.get("name", "key")
+        value_name = shape.value.serialization.get("name", "value")
+        for key, item in value.items():
+            self.parts.append(f"<{entry_name}>")
+            self.element(shape.key, key, key_name)
+            self.element(shape.value, item, value_name)
+            self.parts.append(f"</{entry_name}>")
+
+
+def _namespace_attr(shape: Shape) -> str:
+    namespace = shape.serialization.get("xmlNamespace")
+    if not namespace:
+        return ""
+    if isinstance(namespace, str):
+        return f' xmlns="{xml_escape(namespace, attribute=True)}"'
+    uri = xml_escape(str(namespace.get("uri", "")), attribute=True)
+    prefix = namespace.get("prefix")
+    if not prefix and uri == S3_NAMESPACE:
+        return ""  # already declared on the root
+    return f' xmlns:{prefix}="{uri}"' if prefix else f' xmlns="{uri}"'
+
+
+_ROOT_XMLNS: Final = f' xmlns="{S3_NAMESPACE}"'
+
+
+def _root_name(operation: OperationModel, shape: Shape, payload_name: str | None) -> str:
+    if "name" in shape.serialization:
+        return str(shape.serialization["name"])
+    if payload_name is not None:
+        return payload_name
+    name: str = operation.name
+    return S3_ROOT_ELEMENTS.get(name, f"{name}Result")
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+def serialize_operation_response(
+    operation: OperationModel, result: Mapping[str, Any] | None
+) -> tuple[int, list[tuple[str, str]], bytes | None]:
+    """``(status, headers, body)`` of ``operation`` for ``result`` (see module docstring)."""
+    name: str = operation.name
+    status = int(operation.http.get("responseCode", 200))
+    values = {k: v for k, v in (result or {}).items() if k != "ResponseMetadata"}
+    shape: Shape | None = operation.output_shape
+    headers: list[tuple[str, str]] = []
+    if name in _SCALAR_BODY:
+        text = values.pop(_SCALAR_BODY[name], None)
+        if values:
+            raise ValueError(f"{name} has no member(s) {sorted(values)}")
+        inner = xml_escape(str(text)) if text else ""
+        root = _SCALAR_BODY[name]
+        body = f"{XML_DECLARATION}<{root}{_ROOT_XMLNS}>{inner}</{root}>"
+        return status, headers, body.encode("utf-8")
+    if shape is None:
+        if values:
+            raise ValueError(f"{name} has no output, got {sorted(values)}")
+        return status, headers, b""
+    members: Mapping[str, Shape] = shape.members
+    unknown = [key for key in values if key not in members]
+    if unknown:
+        raise ValueError(f"{shape.name} has no member(s) {', '.join(map(repr, unknown))}")
+    payload_name: str | None = shape.serialization.get("payload")
+    body_values: dict[str, Any] = {}
+    has_body_members = False
+    for member_name, member in members.items():
+        serialization: Mapping[str, Any] = member.serialization
+        location = serialization.get("location")
+        wire_name = str(serialization.get("name", member_name))
+        value = values.get(member_name)
+        if location is None:
+            has_body_members = has_body_members or member_name != payload_name
+            if value is not None and member_name != payload_name:
+                body_values[member_name] = value
+            continue
+        if value is None:
+            continue
+        if location == "statusCode":
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise TypeError(f"{member_name}: not a status code: {value!r}")
+            status = value
+        elif location == "header":
+            if member.type_name == "list" and not value:
+                continue
+            headers.append(_checked_header(wire_name, _header_text(member, value)))
+        elif location == "headers":
+            if not isinstance(value, Mapping):
+                raise TypeError(f"{member_name}: not a mapping: {value!r}")
+            for key, item in value.items():
+                headers.append(
+                    _checked_header(f"{wire_name}{key}", _header_text(member.value, item))
+                )
+        else:
+            raise ValueError(f"{member_name}: unsupported location {location!r}")
+
+    if payload_name is not None:
+        payload: Shape = members[payload_name]
+        value = values.get(payload_name)
+        if payload.type_name == "structure":
+            if value is None:
+                return status, headers, b""
+            writer = _XmlWriter()
+            writer.structure(
+                payload, value, _root_name(operation, payload, payload_name), _ROOT_XMLNS
+            )
+            return status, headers, (XML_DECLARATION + "".join(writer.parts)).encode("utf-8")
+        if payload.serialization.get("streaming") or payload.serialization.get("eventstream"):
+            return status, headers, None
+        if value is None:
+            return status, headers, b""
+        if isinstance(value, str):
+            return status, headers, value.encode("utf-8")
+        if isinstance(value, (bytes, bytearray, memoryview)):
+            return status, headers, bytes(value)
+        raise TypeError(f"{payload_name}: not text or bytes: {value!r}")
+    if not has_body_members:
+        return status, headers, b""
+    writer = _XmlWriter()
+    writer.structure(shape, body_values, _root_name(operation, shape, None), _ROOT_XMLNS)
+    return status, headers, (XML_DECLARATION + "".join(writer.parts)).encode("utf-8")
+
+
+def serialize_error_document(
+    code: str,
+    message: str | None,
+    *,
+    resource: str | None = None,
+    request_id: str | None = None,
+    host_id: str | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> bytes:
+    """``<?xml ...?><Error><Code/><Message/>...extra...<Resource/><RequestId/></Error>``."""
+    parts = [XML_DECLARATION, "<Error>", f"<Code>{xml_escape(code)}</Code>"]
+    if message is not None:
+        parts.append(f"<Message>{xml_escape(message)}</Message>")
+    for key, value in (extra or {}).items():
+        if key in ("Code", "Message", "Resource", "RequestId", "HostId") or value is None:
+            continue
+        if not key or not all(c.isalnum() or c in "-_." for c in key) or key[0].isdigit():
+            raise ValueError(f"not an element name: {key!r}")
+        if isinstance(value, bool):
+            text = "true" if value else "false"
+        elif isinstance(value, datetime):
+            text = format_xml_timestamp(value)
+        else:
+            text = str(value)
+        parts.append(f"<{key}>{xml_escape(text)}</{key}>")
+    if resource is not None:
+        parts.append(f"<Resource>{xml_escape(resource)}</Resource>")
+    if request_id is not None:
+        parts.append(f"<RequestId>{xml_escape(request_id)}</RequestId>")
+    if host_id is not None:
+        parts.append(f"<HostId>{xml_escape(host_id)}</HostId>")
+    parts.append("</Error>")
+    return "".join(parts).encode("utf-8")
