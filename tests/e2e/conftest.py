@@ -32,9 +32,12 @@ def server(
 
 
 @pytest.fixture(autouse=True)
-def _reset_clock(server: RunningServer) -> Iterator[None]:
+def _reset_clock(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Undo a test's moves of the server clock (only for tests that use the shared server)."""
     yield
-    server.clock.reset()
+    if "server" in request.fixturenames:
+        server: RunningServer = request.getfixturevalue("server")
+        server.clock.reset()
 
 
 @pytest.fixture

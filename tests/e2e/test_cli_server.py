@@ -22,8 +22,9 @@ AWS = str(Path(sys.executable).with_name("aws"))
 
 
 class ServerProcess:
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, *extra: str) -> None:
         self.data_dir = data_dir
+        self.extra = extra
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen[bytes] | None = None
@@ -39,6 +40,7 @@ class ServerProcess:
                 str(self.port),
                 "--data",
                 str(self.data_dir),
+                *self.extra,
             ],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -147,3 +149,55 @@ def test_account_create_rejects_bad_input(tmp_path: Path) -> None:
 
 def test_sigint_shuts_down_cleanly(served: ServerProcess) -> None:
     assert served.stop(signal.SIGINT) == 0
+
+
+def test_serve_demo_loads_the_world_and_profiles_work(tmp_path: Path) -> None:
+    """`make run` is `rolegate serve --demo`: the world is built through the endpoint."""
+    served = ServerProcess(tmp_path / "data", "--demo").start()
+    try:
+        deadline = time.monotonic() + 60
+        while not (served.data_dir / "demo.json").exists():
+            assert time.monotonic() < deadline, "demo world not built"
+            time.sleep(0.2)
+        time.sleep(0.5)
+        env = _rolegate("demo", "env", "--data", str(served.data_dir))
+        assert env.returncode == 0, env.stderr
+        assert "[profile rolegate-updateapp-mfa]" in env.stdout
+        home = tmp_path / "home"
+        home.mkdir()
+        (home / "config").write_text(env.stdout, encoding="utf-8")
+        result = subprocess.run(
+            [
+                AWS,
+                "sts",
+                "get-caller-identity",
+                "--profile",
+                "rolegate-updateapp",
+                "--output",
+                "json",
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+            env={
+                "PATH": os.environ.get("PATH", ""),
+                "HOME": str(home),
+                "AWS_CONFIG_FILE": str(home / "config"),
+                "AWS_SHARED_CREDENTIALS_FILE": str(home / "credentials"),
+            },
+        )
+        assert result.returncode == 0, result.stderr
+        assert json.loads(result.stdout)["Arn"].startswith(
+            "arn:aws:sts::444455556666:assumed-role/UpdateApp/"
+        )
+        code = _rolegate("demo", "mfa-code", "--data", str(served.data_dir))
+        assert code.returncode == 0 and len(code.stdout.strip()) == 6
+    finally:
+        served.stop()
+    # a second start finds the world and keeps it
+    again = ServerProcess(tmp_path / "data", "--demo").start()
+    try:
+        listed = _rolegate("account", "list", "--data", str(again.data_dir))
+        assert [a["Alias"] for a in json.loads(listed.stdout)] == ["development", "production"]
+    finally:
+        again.stop()
