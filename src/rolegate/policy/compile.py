@@ -94,6 +94,7 @@ class CompiledStatement:
         "_resource_applies",
         "_resources",
         "action_negated",
+        "applies",
         "is_deny",
         "kind",
         "ref",
@@ -134,6 +135,7 @@ class CompiledStatement:
             conditions.append(CompiledCondition(spec, entry.key, entry.values, variables))
         self._conditions = tuple(conditions)
         self._needs_principal = self._principal is not None or self._not_principal is not None
+        self.applies: Callable[[Request, Context], int] = self._fast_path() or self._applies
 
     def matches_action(self, action_key: str) -> bool:
         hit = any(glob.matches(action_key) for glob in self._actions)
@@ -147,7 +149,32 @@ class CompiledStatement:
             return _NONE if self._not_principal.excludes(principal) else _WILDCARD
         return _DIRECT
 
-    def applies(self, request: Request, context: Context) -> int:
+    def _fast_path(self) -> Callable[[Request, Context], int] | None:
+        """A specialised `applies` for the common shapes of identity-side statements.
+
+        Evaluation calls `applies` for every candidate statement; a closure fitted to the
+        statement's shape avoids the attribute lookups and branches of the general path.
+        """
+        if self._needs_principal or len(self._conditions) > 1:
+            return None
+        resource_applies = self._resource_applies
+        condition = self._conditions[0].matches if self._conditions else None
+        if resource_applies is None and condition is None:
+            return lambda request, context: _DIRECT
+        if resource_applies is None and condition is not None:
+            return lambda request, context: _DIRECT if condition(context) else _NONE
+        if resource_applies is not None and condition is None:
+            return lambda request, context: (
+                _DIRECT if resource_applies(request.resource, context) else _NONE
+            )
+        assert resource_applies is not None and condition is not None
+        return lambda request, context: (
+            _DIRECT
+            if resource_applies(request.resource, context) and condition(context)
+            else _NONE
+        )
+
+    def _applies(self, request: Request, context: Context) -> int:
         """How this statement applies (a `PrincipalMatch` value; 0 when it does not)."""
         if self._needs_principal:
             strength = self.principal_strength(request.principal)
