@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum
 from typing import Final
 
@@ -50,7 +50,9 @@ def normalize_context(context: Mapping[str, ContextValue]) -> dict[str, tuple[st
     """Lowercase keys, turn every value into a tuple of strings, drop empty lists."""
     normalized: dict[str, tuple[str, ...]] = {}
     for key, value in context.items():
-        if isinstance(value, str | bool | int | float):
+        if type(value) is str:  # the common case first: isinstance on a union is slower
+            normalized[key.lower()] = (value,)
+        elif isinstance(value, str | bool | int | float):
             normalized[key.lower()] = (_as_text(value),)
         else:
             values = tuple(_as_text(item) for item in value)
@@ -159,29 +161,52 @@ def _classify(arn: str) -> tuple[PrincipalType, str | None, str]:
     return PrincipalType.SERVICE, account, resource
 
 
-@dataclass(frozen=True, slots=True)
 class Request:
-    """One authorization question. `context` keys are case-insensitive."""
+    """One authorization question. `context` keys are case-insensitive.
 
-    principal: Principal
-    action: str
-    resource: str
-    context: Mapping[str, ContextValue] = field(default_factory=dict)
-    resource_account: str | None = None
-    action_key: str = field(init=False)
-    owner_account: str | None = field(init=False)
-    same_account: bool = field(init=False)
-    evaluation_context: Context = field(init=False)
+    Immutable by convention; a plain slotted class because one is built per API call and a
+    frozen dataclass costs several times more to construct.
+    """
 
-    def __post_init__(self) -> None:
-        set_ = object.__setattr__
-        set_(self, "action_key", self.action.lower())
-        owner = self.resource_account or account_of_arn(self.resource) or self.principal.account
-        set_(self, "owner_account", owner)
-        account = self.principal.account
-        set_(self, "same_account", account is not None and account == owner)
-        merged = dict(self.principal.global_context)
+    __slots__ = (
+        "action",
+        "action_key",
+        "context",
+        "evaluation_context",
+        "owner_account",
+        "principal",
+        "resource",
+        "resource_account",
+        "same_account",
+    )
+
+    def __init__(
+        self,
+        principal: Principal,
+        action: str,
+        resource: str,
+        context: Mapping[str, ContextValue] | None = None,
+        resource_account: str | None = None,
+    ) -> None:
+        self.principal = principal
+        self.action = action
+        self.resource = resource
+        self.context: Mapping[str, ContextValue] = context if context is not None else {}
+        self.resource_account = resource_account
+        self.action_key = action.lower()
+        owner = resource_account or account_of_arn(resource) or principal.account
+        self.owner_account = owner
+        account = principal.account
+        self.same_account = account is not None and account == owner
+        merged = dict(principal.global_context)
         if owner is not None:
             merged["aws:resourceaccount"] = (owner,)
-        merged.update(normalize_context(self.context))
-        set_(self, "evaluation_context", merged)
+        if self.context:
+            merged.update(normalize_context(self.context))
+        self.evaluation_context: Context = merged
+
+    def __repr__(self) -> str:
+        return (
+            f"Request(principal={self.principal.arn!r}, action={self.action!r}, "
+            f"resource={self.resource!r})"
+        )
