@@ -124,13 +124,13 @@ def _store_options(command: Callable[..., None]) -> Callable[..., None]:
 @click.option("--demo", "with_demo", is_flag=True, help="Load the cross-account demo world.")
 @_store_options
 def serve(host: str, port: int, with_demo: bool, data: str, db: str | None) -> None:
-    """Run the rolegate endpoint (IAM and STS over the AWS Query protocol)."""
+    """Run the rolegate endpoint (IAM and STS over the AWS Query protocol, S3 over REST)."""
     import uvicorn
 
     from .server.app import create_app
 
     database = _database(data, db)
-    app = create_app(database)
+    app = create_app(database, s3_data_dir=Path(data).resolve() / "s3-objects")
     endpoint = f"http://{host}:{port}"
     click.echo(f"rolegate listening on {endpoint} (store: {_safe_url(database.url)})")
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")

@@ -25,7 +25,9 @@ def server(
         running = RunningServer.sqlite(tmp_path_factory.mktemp("rolegate-data"))
     else:
         cluster = request.getfixturevalue("postgres_cluster")
-        running = RunningServer(cluster.create_database("rolegate_e2e"))
+        running = RunningServer(
+            cluster.create_database("rolegate_e2e"), tmp_path_factory.mktemp("rolegate-s3")
+        )
     running.start()
     yield running
     running.stop()

@@ -27,13 +27,14 @@ def free_port() -> int:
 class RunningServer:
     """uvicorn serving `create_app` for one store; `clock` is the server's business clock."""
 
-    def __init__(self, database_url: str) -> None:
+    def __init__(self, database_url: str, s3_data_dir: Path | None = None) -> None:
         self.clock = OffsetClock()
         self.database = open_database(database_url, clock=self.clock)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        self.s3_data_dir = s3_data_dir
         config = uvicorn.Config(
-            create_app(self.database),
+            create_app(self.database, s3_data_dir=s3_data_dir),
             host="127.0.0.1",
             port=self.port,
             log_level="warning",

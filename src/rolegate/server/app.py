@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Final
 
+import anyio
+import anyio.to_thread
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -21,6 +23,7 @@ from .routing import service_of
 __all__ = ["MAX_QUERY_BODY", "create_app"]
 
 MAX_QUERY_BODY: Final = 1024 * 1024
+QUERY_THREADS: Final = 4
 _METHODS: Final = ["GET", "POST", "PUT", "DELETE", "HEAD", "PATCH", "OPTIONS"]
 
 
@@ -39,11 +42,15 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def create_app(database: Database, signing_clock: Clock | None = None) -> Starlette:
+def create_app(
+    database: Database, signing_clock: Clock | None = None, s3_data_dir: Path | None = None
+) -> Starlette:
     from ..s3.endpoint import S3Endpoint
 
     gateway = Gateway(database, signing_clock)
-    s3 = S3Endpoint(gateway)
+    # A few threads run Query calls: more only contend for the GIL (measured: 4 beat 1, 2, 40).
+    query_threads = anyio.CapacityLimiter(QUERY_THREADS)
+    s3 = S3Endpoint(gateway, s3_data_dir)
 
     async def endpoint(request: Request) -> Response:
         scope = request.scope
@@ -68,7 +75,9 @@ def create_app(database: Database, signing_clock: Clock | None = None) -> Starle
             body=body,
         )
         source_ip = request.client.host if request.client else "127.0.0.1"
-        result = await run_in_threadpool(gateway.handle, http_request, source_ip)
+        result = await anyio.to_thread.run_sync(
+            gateway.handle, http_request, source_ip, limiter=query_threads
+        )
         return Response(result.body, result.status, result.headers)
 
     app = Starlette(routes=[Route("/{path:path}", endpoint, methods=_METHODS)])

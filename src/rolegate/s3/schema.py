@@ -1,0 +1,94 @@
+"""The S3 tables, on the store's shared `metadata` (migration 0003 creates them).
+
+Object bytes live on the filesystem (`rolegate.s3.storage`); a row names its blob file.
+Keys sort by their UTF-8 bytes as S3 lists them: SQLite's default BINARY collation does
+that, PostgreSQL needs the "C" collation on the key columns.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    ForeignKey,
+    Integer,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+)
+from sqlalchemy.types import TypeEngine
+
+from ..store.schema import metadata
+
+__all__ = ["KEY_TYPE", "s3_buckets", "s3_objects", "s3_parts", "s3_uploads"]
+
+
+def key_type() -> TypeEngine[str]:
+    """A 1024-character key compared bytewise on every backend."""
+    return String(1024).with_variant(String(1024, collation="C"), "postgresql")
+
+
+KEY_TYPE = key_type()
+
+
+def _when(name: str, nullable: bool = False) -> Column[object]:
+    return Column(name, DateTime(timezone=True), nullable=nullable)
+
+
+s3_buckets = Table(
+    "s3_buckets",
+    metadata,
+    Column("name", String(63), primary_key=True),
+    Column("account_id", String(12), ForeignKey("accounts.id"), nullable=False),
+    Column("region", String(32), nullable=False),
+    Column("policy", Text, nullable=True),
+    _when("created_at"),
+)
+
+s3_objects = Table(
+    "s3_objects",
+    metadata,
+    Column("bucket", String(63), ForeignKey("s3_buckets.name"), nullable=False),
+    Column("key", key_type(), nullable=False),
+    Column("blob", String(64), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("etag", String(64), nullable=False),
+    _when("last_modified"),
+    Column("content_type", String(256), nullable=True),
+    # JSON: {"headers": {Content-Encoding, Cache-Control, ...}, "meta": {x-amz-meta-*}}
+    Column("attributes", Text, nullable=False),
+    Column("checksum_algorithm", String(16), nullable=True),
+    Column("checksum_value", String(128), nullable=True),
+    Column("checksum_type", String(16), nullable=True),
+    Column("parts_count", Integer, nullable=True),
+    PrimaryKeyConstraint("bucket", "key", name="pk_s3_objects"),
+)
+
+s3_uploads = Table(
+    "s3_uploads",
+    metadata,
+    Column("upload_id", String(64), primary_key=True),
+    Column("bucket", String(63), ForeignKey("s3_buckets.name"), nullable=False, index=True),
+    Column("key", key_type(), nullable=False),
+    Column("initiator_arn", String(2048), nullable=False),
+    Column("initiator_id", String(128), nullable=False),
+    Column("content_type", String(256), nullable=True),
+    Column("attributes", Text, nullable=False),
+    Column("checksum_algorithm", String(16), nullable=True),
+    _when("initiated"),
+)
+
+s3_parts = Table(
+    "s3_parts",
+    metadata,
+    Column("upload_id", String(64), ForeignKey("s3_uploads.upload_id"), nullable=False),
+    Column("part_number", Integer, nullable=False),
+    Column("blob", String(64), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("etag", String(64), nullable=False),
+    Column("checksum_value", String(128), nullable=True),
+    _when("last_modified"),
+    PrimaryKeyConstraint("upload_id", "part_number", name="pk_s3_parts"),
+)

@@ -1,0 +1,325 @@
+"""Object bytes on the filesystem: immutable blob files named by random ids.
+
+A write goes to `tmp/<id>.part`, is fsynced, then renamed to `blobs/<id[:2]>/<id>`; only then
+does the caller commit the metadata row that names the blob. A crash or a disconnect before
+that leaves at most a temporary file (swept on start) or an unreferenced blob, never a row
+that points at partial bytes. Blobs are never modified: an overwrite writes a new blob and
+deletes the old one after the row changed, so a reader that already opened the old file keeps
+reading a complete object.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import hmac
+import os
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Final
+
+from ..wire.aws_chunked import AwsChunkedDecoder, AwsChunkedError
+from ..wire.checksums import Checksum, new_checksum
+from .errors import S3Error
+
+__all__ = ["BlobStore", "BlobWriter", "Ingest", "IngestResult"]
+
+COPY_CHUNK: Final = 8 * 1024 * 1024
+_TMP_SUFFIX: Final = ".part"
+
+
+class BlobStore:
+    """The directory of blob files (`blobs/`) and in-flight writes (`tmp/`)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self.blobs = self.root / "blobs"
+        self.tmp = self.root / "tmp"
+        self.blobs.mkdir(parents=True, exist_ok=True)
+        self.tmp.mkdir(parents=True, exist_ok=True)
+
+    def path(self, blob: str) -> Path:
+        if not blob.isalnum():
+            raise ValueError(f"not a blob id: {blob!r}")
+        return self.blobs / blob[:2] / blob
+
+    def create(self) -> BlobWriter:
+        return BlobWriter(self)
+
+    def open(self, blob: str) -> BinaryIO:
+        """Open a blob for reading (FileNotFoundError when it was deleted meanwhile)."""
+        return open(self.path(blob), "rb")
+
+    def delete(self, blob: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.path(blob))
+
+    def delete_all(self, blobs: list[str]) -> None:
+        for blob in blobs:
+            self.delete(blob)
+
+    def exists(self, blob: str) -> bool:
+        return self.path(blob).exists()
+
+    def duplicate(self, blob: str) -> str:
+        """A new blob with the same bytes (a hard link: blobs are immutable)."""
+        source = self.path(blob)
+        new_id = uuid.uuid4().hex
+        target = self.path(new_id)
+        target.parent.mkdir(exist_ok=True)
+        try:
+            os.link(source, target)
+        except FileNotFoundError:
+            raise
+        except OSError:  # no hard links on this filesystem: copy
+            writer = self.create()
+            try:
+                with open(source, "rb") as src:
+                    _copy(src, writer)
+                return writer.commit()
+            except BaseException:
+                writer.abort()
+                raise
+        _fsync_directory(target.parent)
+        return new_id
+
+    def concat(self, blobs: list[str]) -> str:
+        """A new blob holding the given blobs one after the other (multipart completion)."""
+        writer = self.create()
+        try:
+            for blob in blobs:
+                with open(self.path(blob), "rb") as source:
+                    _copy(source, writer)
+            return writer.commit()
+        except BaseException:
+            writer.abort()
+            raise
+
+    def sweep(self, older_than: float = 3600.0) -> int:
+        """Delete temporary files left by a crash (older than `older_than` seconds)."""
+        removed = 0
+        limit = time.time() - older_than
+        for entry in self.tmp.glob(f"*{_TMP_SUFFIX}"):
+            with contextlib.suppress(FileNotFoundError):
+                if entry.stat().st_mtime < limit:
+                    entry.unlink()
+                    removed += 1
+        return removed
+
+
+def _copy(source: BinaryIO, writer: BlobWriter) -> None:
+    """Copy in the kernel when possible (copy_file_range), else through a buffer."""
+    out = writer.file
+    assert out is not None
+    out.flush()
+    if hasattr(os, "copy_file_range"):
+        try:
+            while True:
+                copied = os.copy_file_range(source.fileno(), out.fileno(), COPY_CHUNK)
+                if copied == 0:
+                    break
+                writer.size += copied
+            out.seek(0, os.SEEK_END)
+            return
+        except OSError:
+            out.seek(writer.size)
+    while chunk := source.read(COPY_CHUNK):
+        writer.write(chunk)
+
+
+class BlobWriter:
+    """One blob being written: a temporary file until `commit` renames it into place."""
+
+    def __init__(self, store: BlobStore) -> None:
+        self.store = store
+        self.blob_id = uuid.uuid4().hex
+        self.tmp_path = store.tmp / f"{self.blob_id}{_TMP_SUFFIX}"
+        self.file: BinaryIO | None = open(self.tmp_path, "xb")  # noqa: SIM115
+        self.size = 0
+        self.committed = False
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        assert self.file is not None
+        self.file.write(data)
+        self.size += len(data)
+
+    def commit(self) -> str:
+        """fsync, rename into `blobs/`; return the blob id."""
+        assert self.file is not None
+        self.file.flush()
+        os.fsync(self.file.fileno())
+        self.file.close()
+        self.file = None
+        target = self.store.path(self.blob_id)
+        target.parent.mkdir(exist_ok=True)
+        os.replace(self.tmp_path, target)
+        _fsync_directory(target.parent)
+        self.committed = True
+        return self.blob_id
+
+    def abort(self) -> None:
+        """Drop the temporary file (or the blob, if it was already renamed)."""
+        if self.file is not None:
+            with contextlib.suppress(OSError):
+                self.file.close()
+            self.file = None
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.tmp_path)
+        if self.committed:
+            self.store.delete(self.blob_id)
+
+
+def _fsync_directory(directory: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    blob: str
+    size: int
+    md5_hex: str
+    checksum_algorithm: str | None
+    checksum_value: str | None
+
+
+def _b64_md5(value: str) -> bytes | None:
+    try:
+        raw = base64.b64decode(value.strip(), validate=True)
+    except ValueError:
+        return None
+    return raw if len(raw) == 16 else None
+
+
+class Ingest:
+    """Hash, check and write a request body as it arrives (synchronous; run in a thread).
+
+    `expected_sha256` is a signed hex payload hash to verify; `checksums` maps algorithm to
+    the expected base64 value (None: compute only); `decoder` decodes aws-chunked framing
+    (and verifies its own trailing checksums); `content_md5` is the Content-MD5 header.
+    """
+
+    def __init__(
+        self,
+        store: BlobStore,
+        *,
+        max_size: int,
+        expected_size: int | None,
+        expected_sha256: str | None = None,
+        checksums: dict[str, str | None] | None = None,
+        decoder: AwsChunkedDecoder | None = None,
+        content_md5: str | None = None,
+    ) -> None:
+        self.max_size = max_size
+        self.expected_size = expected_size
+        self.expected_sha256 = expected_sha256.lower() if expected_sha256 else None
+        self.decoder = decoder
+        self.md5 = hashlib.md5(usedforsecurity=False)
+        self.sha256 = hashlib.sha256() if self.expected_sha256 else None
+        self.raw_size = 0
+        self.checksums: dict[str, Checksum] = {}
+        self.expected: dict[str, str] = {}
+        for algorithm, value in (checksums or {}).items():
+            self.checksums[algorithm] = new_checksum(algorithm)
+            if value is not None:
+                self.expected[algorithm] = value.strip()
+        self.content_md5: bytes | None = None
+        if content_md5 is not None:
+            self.content_md5 = _b64_md5(content_md5)
+            if self.content_md5 is None:
+                raise S3Error("InvalidDigest", "The Content-MD5 you specified was invalid.")
+        self.writer = store.create()
+
+    def feed(self, data: bytes) -> None:
+        try:
+            if self.sha256 is not None:
+                self.sha256.update(data)
+            self.raw_size += len(data)
+            if self.decoder is not None:
+                data = self.decoder.feed(data)
+            if self.writer.size + len(data) > self.max_size:
+                raise entity_too_large(self.writer.size + len(data), self.max_size)
+            self.md5.update(data)
+            for checksum in self.checksums.values():
+                checksum.update(data)
+            self.writer.write(data)
+        except AwsChunkedError as error:
+            raise S3Error(error.code, error.message, error.status) from error
+
+    def finish(self) -> IngestResult:
+        """Verify everything declared, then fsync and rename the blob into place."""
+        try:
+            if self.decoder is not None:
+                self.decoder.finish()
+        except AwsChunkedError as error:
+            raise S3Error(error.code, error.message, error.status) from error
+        if (
+            self.decoder is None
+            and self.expected_size is not None
+            and self.raw_size != self.expected_size
+        ):
+            raise S3Error(
+                "IncompleteBody",
+                "You did not provide the number of bytes specified by the Content-Length "
+                "HTTP header",
+            )
+        if self.sha256 is not None and self.expected_sha256 is not None:
+            actual = self.sha256.hexdigest()
+            if not hmac.compare_digest(actual, self.expected_sha256):
+                raise S3Error(
+                    "XAmzContentSHA256Mismatch",
+                    "The provided 'x-amz-content-sha256' header does not match what was computed.",
+                    extra={
+                        "ClientComputedContentSHA256": self.expected_sha256,
+                        "S3ComputedContentSHA256": actual,
+                    },
+                )
+        digest = self.md5.digest()
+        if self.content_md5 is not None and not hmac.compare_digest(digest, self.content_md5):
+            raise S3Error(
+                "BadDigest", "The Content-MD5 you specified did not match what we received."
+            )
+        for algorithm, value in self.expected.items():
+            actual_b64 = self.checksums[algorithm].b64digest()
+            if not hmac.compare_digest(actual_b64.encode(), value.encode("ascii", "replace")):
+                raise S3Error(
+                    "BadDigest",
+                    f"The {algorithm} you specified did not match the calculated checksum.",
+                )
+        stored_algorithm, stored_value = self._stored_checksum()
+        blob = self.writer.commit()
+        return IngestResult(blob, self.writer.size, digest.hex(), stored_algorithm, stored_value)
+
+    def _stored_checksum(self) -> tuple[str | None, str | None]:
+        if self.decoder is not None:
+            for name in self.decoder.trailers:
+                if name.startswith("x-amz-checksum-"):
+                    algorithm = name.removeprefix("x-amz-checksum-").upper()
+                    return algorithm, self.decoder.checksum(algorithm)
+        for algorithm, checksum in self.checksums.items():
+            return algorithm, checksum.b64digest()
+        if self.decoder is not None:
+            for algorithm in ("CRC32", "CRC32C", "SHA1", "SHA256", "CRC64NVME"):
+                value = self.decoder.checksum(algorithm)
+                if value is not None:
+                    return algorithm, value
+        return None, None
+
+    def abort(self) -> None:
+        self.writer.abort()
+
+
+def entity_too_large(proposed: int, allowed: int) -> S3Error:
+    return S3Error(
+        "EntityTooLarge",
+        "Your proposed upload exceeds the maximum allowed size",
+        400,
+        extra={"ProposedSize": proposed, "MaxSizeAllowed": allowed},
+    )

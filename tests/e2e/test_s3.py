@@ -1,0 +1,946 @@
+"""S3 against the real server with boto3: buckets, objects, listing, multipart, policies,
+streaming bodies (aws-chunked), presigned URLs, and S3's error shapes."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import shutil
+import socket
+import subprocess
+import threading
+import time
+import uuid
+import zlib
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import boto3
+import httpx
+import pytest
+from boto3.s3.transfer import TransferConfig
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from rolegate.iam.accounts import NewAccount
+from rolegate.s3.endpoint import default_data_dir
+from rolegate.wire import sigv4
+from rolegate.wire.aws_chunked import (
+    STREAMING_SIGNED,
+    STREAMING_UNSIGNED_TRAILER,
+    ChunkSigning,
+    encode_signed_chunks,
+)
+
+from .conftest import ClientFactory
+from .server import RunningServer
+
+REGION = "us-east-1"
+
+
+def new_bucket_name(prefix: str = "rg") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:16]}"
+
+
+def error_of(excinfo: pytest.ExceptionInfo[ClientError]) -> tuple[str, int]:
+    response = excinfo.value.response
+    return response["Error"]["Code"], response["ResponseMetadata"]["HTTPStatusCode"]
+
+
+def s3_client(server: RunningServer, key: str, secret: str, token: str | None = None) -> Any:
+    return boto3.client(
+        "s3",
+        endpoint_url=server.url,
+        region_name=REGION,
+        aws_access_key_id=key,
+        aws_secret_access_key=secret,
+        aws_session_token=token,
+        config=Config(signature_version="s3v4", retries={"max_attempts": 1}),
+    )
+
+
+def s3_data_dir(server: RunningServer) -> Path:
+    return server.s3_data_dir or default_data_dir(server.database.url)
+
+
+def blob_files(server: RunningServer) -> set[Path]:
+    return {p for p in (s3_data_dir(server) / "blobs").rglob("*") if p.is_file()}
+
+
+def temp_files(server: RunningServer) -> list[Path]:
+    return list((s3_data_dir(server) / "tmp").iterdir())
+
+
+class Signed:
+    """A SigV4-signed request built by hand (for bodies botocore only sends over TLS)."""
+
+    def __init__(
+        self,
+        server: RunningServer,
+        key: str,
+        secret: str,
+        method: str,
+        path: str,
+        *,
+        query: str = "",
+        headers: dict[str, str] | None = None,
+        payload_hash: str = sigv4.UNSIGNED_PAYLOAD,
+        token: str | None = None,
+        when: datetime | None = None,
+    ) -> None:
+        moment = when or datetime.now(UTC)
+        amz_date = sigv4.format_amz_date(moment)
+        host = urlsplit(server.url).netloc
+        self.url = f"{server.url}{path}" + (f"?{query}" if query else "")
+        self.method = method
+        all_headers = {
+            "host": host,
+            "x-amz-date": amz_date,
+            "x-amz-content-sha256": payload_hash,
+            **{k.lower(): v for k, v in (headers or {}).items()},
+        }
+        if token:
+            all_headers["x-amz-security-token"] = token
+        signed = sorted(all_headers)
+        creq = sigv4.canonical_request(
+            method,
+            sigv4.canonical_uri(path, "s3"),
+            sigv4.canonical_query_string(query),
+            sigv4.canonical_headers(list(all_headers.items()), signed),
+            signed,
+            payload_hash,
+        )
+        scope = sigv4.CredentialScope(amz_date[:8], REGION, "s3")
+        signing_key = sigv4.derive_signing_key(secret, scope.date, REGION, "s3")
+        self.signature = sigv4.compute_signature(
+            signing_key, sigv4.string_to_sign(amz_date, scope, creq)
+        )
+        all_headers["authorization"] = sigv4.format_authorization_header(
+            key, scope, signed, self.signature
+        )
+        self.headers = all_headers
+        self.chunk_signing = ChunkSigning(signing_key, amz_date, str(scope), self.signature)
+
+    def send(self, content: bytes | None = None) -> httpx.Response:
+        return httpx.request(
+            self.method, self.url, headers=self.headers, content=content, timeout=30
+        )
+
+
+@pytest.fixture
+def owner(account: NewAccount, server: RunningServer) -> Any:
+    return s3_client(server, account.access_key_id, account.secret_access_key)
+
+
+@pytest.fixture
+def bucket(owner: Any) -> Iterator[str]:
+    name = new_bucket_name()
+    owner.create_bucket(Bucket=name)
+    yield name
+
+
+# ---------------------------------------------------------------------------- buckets
+
+
+def test_bucket_lifecycle_and_name_rules(
+    owner: Any, make_account: Callable[..., NewAccount], server: RunningServer
+) -> None:
+    name = new_bucket_name()
+    created = owner.create_bucket(Bucket=name)
+    assert created["Location"] == f"/{name}"
+    assert name in [b["Name"] for b in owner.list_buckets()["Buckets"]]
+    owner.head_bucket(Bucket=name)
+    assert owner.get_bucket_location(Bucket=name)["LocationConstraint"] is None
+
+    with pytest.raises(ClientError) as caught:
+        owner.create_bucket(Bucket=name)
+    assert error_of(caught) == ("BucketAlreadyOwnedByYou", 409)
+    other = make_account()
+    stranger = s3_client(server, other.access_key_id, other.secret_access_key)
+    with pytest.raises(ClientError) as caught:
+        stranger.create_bucket(Bucket=name)
+    assert error_of(caught) == ("BucketAlreadyExists", 409)
+    assert name not in [b["Name"] for b in stranger.list_buckets()["Buckets"]]
+
+    for bad in ("ab", "Upper-Case", "has_underscore", "192.168.1.1", "a..b", "-leading", "x" * 64):
+        with pytest.raises(ClientError) as caught:
+            owner.create_bucket(Bucket=bad)
+        assert error_of(caught) == ("InvalidBucketName", 400), bad
+
+    owner.put_object(Bucket=name, Key="k", Body=b"x")
+    with pytest.raises(ClientError) as caught:
+        owner.delete_bucket(Bucket=name)
+    assert error_of(caught) == ("BucketNotEmpty", 409)
+    owner.delete_object(Bucket=name, Key="k")
+    owner.delete_bucket(Bucket=name)
+    with pytest.raises(ClientError) as caught:
+        owner.head_bucket(Bucket=name)
+    assert error_of(caught) == ("404", 404)
+    with pytest.raises(ClientError) as caught:
+        owner.list_objects_v2(Bucket=name)
+    assert error_of(caught) == ("NoSuchBucket", 404)
+
+
+def test_region_constraint(owner: Any) -> None:
+    name = new_bucket_name()
+    owner.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    assert owner.get_bucket_location(Bucket=name)["LocationConstraint"] == "eu-west-1"
+    assert owner.head_bucket(Bucket=name)["BucketRegion"] == "eu-west-1"
+
+
+# ---------------------------------------------------------------------------- objects
+
+
+def test_put_get_head_delete_with_metadata(owner: Any, bucket: str) -> None:
+    put = owner.put_object(
+        Bucket=bucket,
+        Key="dir/hello world+ü.txt",
+        Body=b"hello",
+        ContentType="text/plain",
+        Metadata={"Color": "red", "owner": "alice"},
+        CacheControl="no-cache",
+        ContentDisposition="attachment",
+    )
+    assert put["ETag"] == f'"{hashlib.md5(b"hello").hexdigest()}"'
+    got = owner.get_object(Bucket=bucket, Key="dir/hello world+ü.txt")
+    assert got["Body"].read() == b"hello"
+    assert got["ContentType"] == "text/plain"
+    assert got["Metadata"] == {"color": "red", "owner": "alice"}
+    assert got["CacheControl"] == "no-cache"
+    assert got["ContentDisposition"] == "attachment"
+    assert got["ETag"] == put["ETag"]
+    head = owner.head_object(Bucket=bucket, Key="dir/hello world+ü.txt")
+    assert head["ContentLength"] == 5
+    assert head["Metadata"] == {"color": "red", "owner": "alice"}
+
+    owner.put_object(Bucket=bucket, Key="empty", Body=b"")
+    assert owner.get_object(Bucket=bucket, Key="empty")["Body"].read() == b""
+    assert owner.head_object(Bucket=bucket, Key="empty")["ContentType"] == "binary/octet-stream"
+
+    owner.delete_object(Bucket=bucket, Key="dir/hello world+ü.txt")
+    owner.delete_object(Bucket=bucket, Key="never-existed")  # 204 as S3
+    with pytest.raises(ClientError) as caught:
+        owner.get_object(Bucket=bucket, Key="dir/hello world+ü.txt")
+    assert error_of(caught) == ("NoSuchKey", 404)
+    with pytest.raises(ClientError) as caught:
+        owner.head_object(Bucket=bucket, Key="dir/hello world+ü.txt")
+    assert error_of(caught) == ("404", 404)
+
+
+def test_overwrite_keeps_one_blob(owner: Any, bucket: str, server: RunningServer) -> None:
+    before = blob_files(server)
+    for body in (b"one", b"two", b"three"):
+        owner.put_object(Bucket=bucket, Key="k", Body=body)
+    assert owner.get_object(Bucket=bucket, Key="k")["Body"].read() == b"three"
+    assert len(blob_files(server) - before) == 1
+    owner.delete_object(Bucket=bucket, Key="k")
+    assert blob_files(server) - before == set()
+
+
+def test_range_and_conditional_get(owner: Any, bucket: str) -> None:
+    body = bytes(range(256)) * 4
+    etag = owner.put_object(Bucket=bucket, Key="r", Body=body)["ETag"]
+    part = owner.get_object(Bucket=bucket, Key="r", Range="bytes=10-19")
+    assert part["Body"].read() == body[10:20]
+    assert part["ContentRange"] == f"bytes 10-19/{len(body)}"
+    assert part["ResponseMetadata"]["HTTPStatusCode"] == 206
+    assert owner.get_object(Bucket=bucket, Key="r", Range="bytes=-5")["Body"].read() == body[-5:]
+    assert (
+        owner.get_object(Bucket=bucket, Key="r", Range="bytes=1000-")["Body"].read()
+        == (body[1000:])
+    )
+    with pytest.raises(ClientError) as caught:
+        owner.get_object(Bucket=bucket, Key="r", Range="bytes=5000-6000")
+    assert error_of(caught) == ("InvalidRange", 416)
+
+    assert owner.get_object(Bucket=bucket, Key="r", IfMatch=etag)["Body"].read() == body
+    with pytest.raises(ClientError) as caught:
+        owner.get_object(Bucket=bucket, Key="r", IfMatch='"0000"')
+    assert error_of(caught) == ("PreconditionFailed", 412)
+    with pytest.raises(ClientError) as caught:
+        owner.get_object(Bucket=bucket, Key="r", IfNoneMatch=etag)
+    assert error_of(caught) == ("304", 304)
+    later = datetime.now(UTC) + timedelta(days=1)
+    with pytest.raises(ClientError) as caught:
+        owner.get_object(Bucket=bucket, Key="r", IfModifiedSince=later)
+    assert error_of(caught) == ("304", 304)
+    earlier = datetime(2000, 1, 1, tzinfo=UTC)
+    assert owner.get_object(Bucket=bucket, Key="r", IfModifiedSince=earlier)["Body"].read()
+    with pytest.raises(ClientError) as caught:
+        owner.get_object(Bucket=bucket, Key="r", IfUnmodifiedSince=earlier)
+    assert error_of(caught) == ("PreconditionFailed", 412)
+
+
+def test_copy_object(owner: Any, bucket: str) -> None:
+    owner.put_object(
+        Bucket=bucket, Key="src", Body=b"data", Metadata={"a": "1"}, ContentType="text/csv"
+    )
+    result = owner.copy_object(
+        Bucket=bucket, Key="dst", CopySource={"Bucket": bucket, "Key": "src"}
+    )
+    assert result["CopyObjectResult"]["ETag"] == f'"{hashlib.md5(b"data").hexdigest()}"'
+    copied = owner.get_object(Bucket=bucket, Key="dst")
+    assert copied["Body"].read() == b"data"
+    assert copied["Metadata"] == {"a": "1"}
+    assert copied["ContentType"] == "text/csv"
+    owner.copy_object(
+        Bucket=bucket,
+        Key="dst",
+        CopySource=f"{bucket}/src",
+        MetadataDirective="REPLACE",
+        Metadata={"b": "2"},
+        ContentType="text/plain",
+    )
+    replaced = owner.head_object(Bucket=bucket, Key="dst")
+    assert replaced["Metadata"] == {"b": "2"}
+    assert replaced["ContentType"] == "text/plain"
+    owner.delete_object(Bucket=bucket, Key="src")
+    assert owner.get_object(Bucket=bucket, Key="dst")["Body"].read() == b"data"
+    with pytest.raises(ClientError) as caught:
+        owner.copy_object(Bucket=bucket, Key="dst", CopySource=f"{bucket}/dst")
+    assert error_of(caught) == ("InvalidRequest", 400)
+    with pytest.raises(ClientError) as caught:
+        owner.copy_object(Bucket=bucket, Key="x", CopySource=f"{bucket}/missing")
+    assert error_of(caught) == ("NoSuchKey", 404)
+
+
+def test_delete_objects(owner: Any, bucket: str) -> None:
+    for key in ("a", "b", "c"):
+        owner.put_object(Bucket=bucket, Key=key, Body=key.encode())
+    result = owner.delete_objects(
+        Bucket=bucket, Delete={"Objects": [{"Key": "a"}, {"Key": "b"}, {"Key": "zz"}]}
+    )
+    assert sorted(d["Key"] for d in result["Deleted"]) == ["a", "b", "zz"]
+    assert [o["Key"] for o in owner.list_objects_v2(Bucket=bucket)["Contents"]] == ["c"]
+    quiet = owner.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": "c"}], "Quiet": True})
+    assert "Deleted" not in quiet
+    assert owner.list_objects_v2(Bucket=bucket)["KeyCount"] == 0
+
+
+# ---------------------------------------------------------------------------- listing
+
+
+def test_list_objects_v2(owner: Any, bucket: str) -> None:
+    keys = ["a.txt", "dir/1", "dir/2", "dir/sub/3", "dir2/x", "z", "ü/1", "b c+d"]
+    for key in keys:
+        owner.put_object(Bucket=bucket, Key=key, Body=b"x")
+    everything = owner.list_objects_v2(Bucket=bucket)
+    assert [o["Key"] for o in everything["Contents"]] == sorted(keys, key=str.encode)
+    assert everything["KeyCount"] == len(keys)
+    assert everything["Contents"][0]["Size"] == 1
+
+    top = owner.list_objects_v2(Bucket=bucket, Delimiter="/")
+    assert [o["Key"] for o in top["Contents"]] == ["a.txt", "b c+d", "z"]
+    assert [p["Prefix"] for p in top["CommonPrefixes"]] == ["dir/", "dir2/", "ü/"]
+    inside = owner.list_objects_v2(Bucket=bucket, Prefix="dir/", Delimiter="/")
+    assert [o["Key"] for o in inside["Contents"]] == ["dir/1", "dir/2"]
+    assert [p["Prefix"] for p in inside["CommonPrefixes"]] == ["dir/sub/"]
+    after = owner.list_objects_v2(Bucket=bucket, StartAfter="dir/2")
+    assert after["Contents"][0]["Key"] == "dir/sub/3"
+
+    seen: list[str] = []
+    token: str | None = None
+    pages = 0
+    while True:
+        kwargs: dict[str, Any] = {"Bucket": bucket, "MaxKeys": 2, "Delimiter": "/"}
+        if token:
+            kwargs["ContinuationToken"] = token
+        page = owner.list_objects_v2(**kwargs)
+        pages += 1
+        seen += [o["Key"] for o in page.get("Contents", [])]
+        seen += [p["Prefix"] for p in page.get("CommonPrefixes", [])]
+        assert page["KeyCount"] <= 2
+        if not page["IsTruncated"]:
+            break
+        token = page["NextContinuationToken"]
+    assert sorted(seen) == sorted(["a.txt", "b c+d", "z", "dir/", "dir2/", "ü/"])
+    assert pages == 3
+
+    paginator = owner.get_paginator("list_objects_v2")
+    listed = [
+        o["Key"]
+        for p in paginator.paginate(Bucket=bucket, PaginationConfig={"PageSize": 3})
+        for o in p.get("Contents", [])
+    ]
+    assert listed == sorted(keys, key=str.encode)
+    v1 = owner.list_objects(Bucket=bucket, Prefix="dir", Delimiter="/")
+    assert [p["Prefix"] for p in v1["CommonPrefixes"]] == ["dir/", "dir2/"]
+    with pytest.raises(ClientError) as caught:
+        owner.list_objects_v2(Bucket=bucket, ContinuationToken="garbage!")
+    assert error_of(caught) == ("InvalidArgument", 400)
+
+
+# ---------------------------------------------------------------------------- multipart
+
+
+def test_upload_and_download_a_50_mb_file(owner: Any, bucket: str, tmp_path: Path) -> None:
+    source = tmp_path / "big.bin"
+    block = os.urandom(1024 * 1024)
+    with source.open("wb") as out:
+        for index in range(50):
+            out.write(block[index:] + block[:index])
+    config = TransferConfig(multipart_threshold=8 * 1024 * 1024, multipart_chunksize=8 * 1024**2)
+    owner.upload_file(str(source), bucket, "big.bin", Config=config)
+    head = owner.head_object(Bucket=bucket, Key="big.bin")
+    assert head["ContentLength"] == 50 * 1024 * 1024
+    assert head["ETag"].endswith('-7"')
+    target = tmp_path / "back.bin"
+    owner.download_file(bucket, "big.bin", str(target), Config=config)
+    assert _sha256(target) == _sha256(source)
+    assert owner.list_multipart_uploads(Bucket=bucket).get("Uploads") is None
+
+
+def test_multipart_operations(owner: Any, bucket: str, server: RunningServer) -> None:
+    upload = owner.create_multipart_upload(Bucket=bucket, Key="mp", Metadata={"m": "v"})
+    upload_id = upload["UploadId"]
+    part1 = b"a" * (5 * 1024 * 1024)
+    part2 = b"tail"
+    e1 = owner.upload_part(Bucket=bucket, Key="mp", UploadId=upload_id, PartNumber=1, Body=part1)
+    e2 = owner.upload_part(Bucket=bucket, Key="mp", UploadId=upload_id, PartNumber=2, Body=part2)
+    listed = owner.list_parts(Bucket=bucket, Key="mp", UploadId=upload_id)
+    assert [(p["PartNumber"], p["Size"]) for p in listed["Parts"]] == [(1, len(part1)), (2, 4)]
+    uploads = owner.list_multipart_uploads(Bucket=bucket)["Uploads"]
+    assert [u["UploadId"] for u in uploads] == [upload_id]
+
+    with pytest.raises(ClientError) as caught:
+        owner.complete_multipart_upload(
+            Bucket=bucket,
+            Key="mp",
+            UploadId=upload_id,
+            MultipartUpload={
+                "Parts": [
+                    {"PartNumber": 2, "ETag": e2["ETag"]},
+                    {"PartNumber": 1, "ETag": e1["ETag"]},
+                ]
+            },
+        )
+    assert error_of(caught) == ("InvalidPartOrder", 400)
+    with pytest.raises(ClientError) as caught:
+        owner.complete_multipart_upload(
+            Bucket=bucket,
+            Key="mp",
+            UploadId=upload_id,
+            MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": '"ffff"'}]},
+        )
+    assert error_of(caught) == ("InvalidPart", 400)
+    done = owner.complete_multipart_upload(
+        Bucket=bucket,
+        Key="mp",
+        UploadId=upload_id,
+        MultipartUpload={
+            "Parts": [{"PartNumber": 1, "ETag": e1["ETag"]}, {"PartNumber": 2, "ETag": e2["ETag"]}]
+        },
+    )
+    digests = hashlib.md5(part1).digest() + hashlib.md5(part2).digest()
+    assert done["ETag"] == f'"{hashlib.md5(digests).hexdigest()}-2"'
+    got = owner.get_object(Bucket=bucket, Key="mp")
+    assert got["Body"].read() == part1 + part2
+    assert got["Metadata"] == {"m": "v"}
+    with pytest.raises(ClientError) as caught:
+        owner.list_parts(Bucket=bucket, Key="mp", UploadId=upload_id)
+    assert error_of(caught) == ("NoSuchUpload", 404)
+
+    small = owner.create_multipart_upload(Bucket=bucket, Key="small")["UploadId"]
+    s1 = owner.upload_part(Bucket=bucket, Key="small", UploadId=small, PartNumber=1, Body=b"x")
+    s2 = owner.upload_part(Bucket=bucket, Key="small", UploadId=small, PartNumber=2, Body=b"y")
+    with pytest.raises(ClientError) as caught:
+        owner.complete_multipart_upload(
+            Bucket=bucket,
+            Key="small",
+            UploadId=small,
+            MultipartUpload={
+                "Parts": [
+                    {"PartNumber": 1, "ETag": s1["ETag"]},
+                    {"PartNumber": 2, "ETag": s2["ETag"]},
+                ]
+            },
+        )
+    assert error_of(caught) == ("EntityTooSmall", 400)
+    before = blob_files(server)
+    owner.abort_multipart_upload(Bucket=bucket, Key="small", UploadId=small)
+    assert len(before - blob_files(server)) == 2
+    with pytest.raises(ClientError) as caught:
+        owner.abort_multipart_upload(Bucket=bucket, Key="small", UploadId=small)
+    assert error_of(caught) == ("NoSuchUpload", 404)
+
+
+# ---------------------------------------------------------------------------- bodies
+
+
+def test_checksums_are_verified(
+    owner: Any, bucket: str, account: NewAccount, server: RunningServer
+) -> None:
+    body = b"checked body"
+    crc = base64.b64encode(zlib.crc32(body).to_bytes(4, "big")).decode()
+    put = owner.put_object(Bucket=bucket, Key="c", Body=body, ChecksumCRC32=crc)
+    assert put["ChecksumCRC32"] == crc
+    got = owner.get_object(Bucket=bucket, Key="c", ChecksumMode="ENABLED")
+    assert got["ChecksumCRC32"] == crc
+    assert got["Body"].read() == body
+    owner.put_object(Bucket=bucket, Key="s", Body=body, ChecksumAlgorithm="SHA256")
+
+    wrong = base64.b64encode(b"\0\0\0\0").decode()
+    request = Signed(
+        server,
+        account.access_key_id,
+        account.secret_access_key,
+        "PUT",
+        f"/{bucket}/bad",
+        headers={"x-amz-checksum-crc32": wrong, "content-length": str(len(body))},
+    )
+    response = request.send(body)
+    assert response.status_code == 400
+    assert b"<Code>BadDigest</Code>" in response.content
+    mismatch = Signed(
+        server,
+        account.access_key_id,
+        account.secret_access_key,
+        "PUT",
+        f"/{bucket}/bad",
+        payload_hash=hashlib.sha256(b"other").hexdigest(),
+        headers={"content-length": str(len(body))},
+    )
+    response = mismatch.send(body)
+    assert response.status_code == 400
+    assert b"<Code>XAmzContentSHA256Mismatch</Code>" in response.content
+    with pytest.raises(ClientError) as caught:
+        owner.head_object(Bucket=bucket, Key="bad")
+    assert error_of(caught) == ("404", 404)
+    assert temp_files(server) == []
+
+
+def _unsigned_trailer_body(chunks: list[bytes], trailer: tuple[str, str]) -> bytes:
+    out = b"".join(b"%x\r\n%s\r\n" % (len(c), c) for c in chunks)
+    return out + b"0\r\n" + f"{trailer[0]}:{trailer[1]}\r\n\r\n".encode()
+
+
+def test_aws_chunked_bodies(
+    owner: Any, bucket: str, account: NewAccount, server: RunningServer
+) -> None:
+    chunks = [os.urandom(70_000), os.urandom(70_000), b"end"]
+    data = b"".join(chunks)
+    crc = base64.b64encode(zlib.crc32(data).to_bytes(4, "big")).decode()
+    body = _unsigned_trailer_body(chunks, ("x-amz-checksum-crc32", crc))
+    headers = {
+        "content-encoding": "aws-chunked",
+        "x-amz-decoded-content-length": str(len(data)),
+        "x-amz-trailer": "x-amz-checksum-crc32",
+        "x-amz-sdk-checksum-algorithm": "CRC32",
+        "content-length": str(len(body)),
+        "content-type": "application/x-test",
+    }
+    request = Signed(
+        server,
+        account.access_key_id,
+        account.secret_access_key,
+        "PUT",
+        f"/{bucket}/unsigned",
+        headers=headers,
+        payload_hash=STREAMING_UNSIGNED_TRAILER,
+    )
+    response = request.send(body)
+    assert response.status_code == 200, response.text
+    assert response.headers["x-amz-checksum-crc32"] == crc
+    got = owner.get_object(Bucket=bucket, Key="unsigned")
+    assert got["Body"].read() == data
+    assert got["ContentType"] == "application/x-test"
+    assert "ContentEncoding" not in got
+
+    bad = _unsigned_trailer_body(chunks, ("x-amz-checksum-crc32", "AAAAAA=="))
+    request = Signed(
+        server,
+        account.access_key_id,
+        account.secret_access_key,
+        "PUT",
+        f"/{bucket}/unsigned-bad",
+        headers={**headers, "content-length": str(len(bad))},
+        payload_hash=STREAMING_UNSIGNED_TRAILER,
+    )
+    response = request.send(bad)
+    assert response.status_code == 400
+    assert b"<Code>BadDigest</Code>" in response.content
+
+    signed_headers = {
+        "content-encoding": "aws-chunked",
+        "x-amz-decoded-content-length": str(len(data)),
+    }
+    pieces = [data[:65536], data[65536:131072], data[131072:]]
+    request = Signed(
+        server,
+        account.access_key_id,
+        account.secret_access_key,
+        "PUT",
+        f"/{bucket}/signed",
+        headers=signed_headers,
+        payload_hash=STREAMING_SIGNED,
+    )
+    encoded = encode_signed_chunks(request.chunk_signing, pieces)
+    request.headers["content-length"] = str(len(encoded))
+    response = request.send(encoded)
+    assert response.status_code == 200, response.text
+    assert owner.get_object(Bucket=bucket, Key="signed")["Body"].read() == data
+
+    request = Signed(
+        server,
+        account.access_key_id,
+        account.secret_access_key,
+        "PUT",
+        f"/{bucket}/signed-bad",
+        headers=signed_headers,
+        payload_hash=STREAMING_SIGNED,
+    )
+    encoded = bytearray(encode_signed_chunks(request.chunk_signing, pieces))
+    encoded[-200] ^= 1  # flip a bit of the last chunk's data
+    request.headers["content-length"] = str(len(encoded))
+    response = request.send(bytes(encoded))
+    assert response.status_code == 403
+    assert b"<Code>SignatureDoesNotMatch</Code>" in response.content
+    keys = [o["Key"] for o in owner.list_objects_v2(Bucket=bucket)["Contents"]]
+    assert keys == ["signed", "unsigned"]
+    assert temp_files(server) == []
+
+
+def test_entity_too_large(bucket: str, account: NewAccount, server: RunningServer) -> None:
+    request = Signed(
+        server,
+        account.access_key_id,
+        account.secret_access_key,
+        "PUT",
+        f"/{bucket}/huge",
+        headers={"content-length": str(6 * 1024**3)},
+    )
+    host, port = urlsplit(server.url).hostname, urlsplit(server.url).port
+    lines = [f"PUT /{bucket}/huge HTTP/1.1"] + [f"{k}: {v}" for k, v in request.headers.items()]
+    with socket.create_connection((host, port), timeout=10) as sock:
+        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        sock.sendall(b"x" * 1024)
+        reply = sock.recv(65536)
+    assert reply.startswith(b"HTTP/1.1 400")
+    assert b"<Code>EntityTooLarge</Code>" in reply
+
+
+def test_disconnect_mid_upload_leaves_nothing(
+    owner: Any, bucket: str, account: NewAccount, server: RunningServer
+) -> None:
+    before = blob_files(server)
+    request = Signed(
+        server,
+        account.access_key_id,
+        account.secret_access_key,
+        "PUT",
+        f"/{bucket}/partial",
+        headers={"content-length": str(20 * 1024 * 1024)},
+    )
+    host, port = urlsplit(server.url).hostname, urlsplit(server.url).port
+    lines = [f"PUT /{bucket}/partial HTTP/1.1"] + [f"{k}: {v}" for k, v in request.headers.items()]
+    with socket.create_connection((host, port), timeout=10) as sock:
+        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        for _ in range(3):
+            sock.sendall(os.urandom(1024 * 1024))
+        time.sleep(0.3)
+    deadline = time.monotonic() + 5
+    while temp_files(server) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert temp_files(server) == []
+    assert blob_files(server) == before
+    with pytest.raises(ClientError) as caught:
+        owner.head_object(Bucket=bucket, Key="partial")
+    assert error_of(caught) == ("404", 404)
+    assert owner.list_objects_v2(Bucket=bucket)["KeyCount"] == 0
+
+
+def test_concurrent_writers_end_with_one_complete_version(
+    owner: Any, bucket: str, server: RunningServer
+) -> None:
+    bodies = [bytes([index]) * (512 * 1024 + index) for index in range(8)]
+    before = blob_files(server)
+    errors: list[BaseException] = []
+
+    def write(body: bytes) -> None:
+        try:
+            owner.put_object(Bucket=bucket, Key="contended", Body=body)
+        except BaseException as error:  # pragma: no cover - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=write, args=(body,)) for body in bodies]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    final = owner.get_object(Bucket=bucket, Key="contended")["Body"].read()
+    assert final in bodies
+    assert len(blob_files(server) - before) == 1
+
+
+# ---------------------------------------------------------------------------- policies
+
+
+def test_bucket_policy_round_trip_and_validation(owner: Any, bucket: str) -> None:
+    with pytest.raises(ClientError) as caught:
+        owner.get_bucket_policy(Bucket=bucket)
+    assert error_of(caught) == ("NoSuchBucketPolicy", 404)
+    policy = json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": "*",
+                    "Action": "s3:GetObject",
+                    "Resource": f"arn:aws:s3:::{bucket}/public/*",
+                }
+            ],
+        }
+    )
+    owner.put_bucket_policy(Bucket=bucket, Policy=policy)
+    assert json.loads(owner.get_bucket_policy(Bucket=bucket)["Policy"]) == json.loads(policy)
+    for bad in (
+        "not json",
+        json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Action": "s3:GetObject",
+                        "Resource": f"arn:aws:s3:::{bucket}/*",
+                    }
+                ],
+            }
+        ),
+        json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": "*",
+                        "Action": "s3:GetObject",
+                        "Resource": "arn:aws:s3:::another-bucket/*",
+                    }
+                ],
+            }
+        ),
+        json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": "*",
+                        "Action": "iam:GetUser",
+                        "Resource": f"arn:aws:s3:::{bucket}/*",
+                    }
+                ],
+            }
+        ),
+    ):
+        with pytest.raises(ClientError) as caught:
+            owner.put_bucket_policy(Bucket=bucket, Policy=bad)
+        assert error_of(caught) == ("MalformedPolicy", 400), bad
+    owner.delete_bucket_policy(Bucket=bucket)
+    with pytest.raises(ClientError) as caught:
+        owner.get_bucket_policy(Bucket=bucket)
+    assert error_of(caught) == ("NoSuchBucketPolicy", 404)
+
+
+def test_anonymous_access_needs_a_public_policy(
+    owner: Any, bucket: str, server: RunningServer
+) -> None:
+    owner.put_object(Bucket=bucket, Key="public/a", Body=b"open")
+    owner.put_object(Bucket=bucket, Key="private/a", Body=b"closed")
+    url = f"{server.url}/{bucket}/public/a"
+    denied = httpx.get(url)
+    assert denied.status_code == 403
+    assert b"<Code>AccessDenied</Code>" in denied.content
+    assert b"<Message>Access Denied</Message>" in denied.content
+    assert b"<RequestId>" in denied.content
+    owner.put_bucket_policy(
+        Bucket=bucket,
+        Policy=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": "*",
+                        "Action": "s3:GetObject",
+                        "Resource": f"arn:aws:s3:::{bucket}/public/*",
+                    }
+                ],
+            }
+        ),
+    )
+    assert httpx.get(url).content == b"open"
+    assert httpx.get(f"{server.url}/{bucket}/private/a").status_code == 403
+    assert httpx.put(f"{server.url}/{bucket}/public/b", content=b"x").status_code == 403
+    assert httpx.get(f"{server.url}/").status_code == 403
+
+
+def test_identity_policy_conditions_on_list(
+    account: NewAccount, client: ClientFactory, server: RunningServer, owner: Any, bucket: str
+) -> None:
+    iam = client("iam", account.access_key_id, account.secret_access_key)
+    iam.create_user(UserName="lister")
+    iam.put_user_policy(
+        UserName="lister",
+        PolicyName="home",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Action": "s3:ListBucket",
+                        "Resource": f"arn:aws:s3:::{bucket}",
+                        "Condition": {
+                            "StringLike": {"s3:prefix": "home/${aws:username}/*"},
+                            "NumericLessThanEquals": {"s3:max-keys": "10"},
+                        },
+                    },
+                    {
+                        "Effect": "Allow",
+                        "Action": ["s3:GetObject", "s3:PutObject"],
+                        "Resource": f"arn:aws:s3:::{bucket}/home/${{aws:username}}/*",
+                    },
+                ],
+            }
+        ),
+    )
+    key = iam.create_access_key(UserName="lister")["AccessKey"]
+    lister = s3_client(server, key["AccessKeyId"], key["SecretAccessKey"])
+    lister.put_object(Bucket=bucket, Key="home/lister/x", Body=b"mine")
+    assert lister.list_objects_v2(Bucket=bucket, Prefix="home/lister/", MaxKeys=5)["KeyCount"] == 1
+    with pytest.raises(ClientError) as caught:
+        lister.list_objects_v2(Bucket=bucket, Prefix="home/lister/", MaxKeys=50)
+    assert error_of(caught) == ("AccessDenied", 403)
+    with pytest.raises(ClientError) as caught:
+        lister.list_objects_v2(Bucket=bucket, Prefix="home/other/", MaxKeys=5)
+    assert error_of(caught) == ("AccessDenied", 403)
+    message = caught.value.response["Error"]["Message"]
+    assert message == (
+        f"User: arn:aws:iam::{account.account_id}:user/lister is not authorized to perform: "
+        f's3:ListBucket on resource: "arn:aws:s3:::{bucket}" because no identity-based policy '
+        "allows the s3:ListBucket action"
+    )
+    with pytest.raises(ClientError) as caught:
+        lister.put_object(Bucket=bucket, Key="home/other/x", Body=b"theirs")
+    assert error_of(caught) == ("AccessDenied", 403)
+    # GetObject on a missing key without s3:ListBucket on the bucket: 403, not 404 (as AWS).
+    with pytest.raises(ClientError) as caught:
+        lister.get_object(Bucket=bucket, Key="home/lister/missing")
+    assert error_of(caught) == ("AccessDenied", 403)
+
+
+# ---------------------------------------------------------------------------- auth
+
+
+def test_presigned_get_and_put_with_curl(
+    account: NewAccount, server: RunningServer, owner: Any, bucket: str
+) -> None:
+    if shutil.which("curl") is None:  # pragma: no cover
+        pytest.skip("curl is not installed")
+    legacy_client = boto3.client(
+        "s3",
+        endpoint_url=server.url,
+        region_name=REGION,
+        aws_access_key_id=account.access_key_id,
+        aws_secret_access_key=account.secret_access_key,
+    )
+    legacy = legacy_client.generate_presigned_url(
+        "get_object", Params={"Bucket": bucket, "Key": "k"}, ExpiresIn=60
+    )
+    assert "Signature=" in legacy  # boto3's default in us-east-1: SigV2, refused as by AWS
+    response = httpx.get(legacy)
+    assert response.status_code == 400
+    assert b"Please use AWS4-HMAC-SHA256" in response.content
+    put_url = owner.generate_presigned_url(
+        "put_object", Params={"Bucket": bucket, "Key": "via curl.txt"}, ExpiresIn=604800
+    )
+    done = subprocess.run(
+        ["curl", "-sS", "-f", "-X", "PUT", "--data-binary", "sent by curl", put_url],
+        capture_output=True,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    get_url = owner.generate_presigned_url(
+        "get_object", Params={"Bucket": bucket, "Key": "via curl.txt"}, ExpiresIn=3600
+    )
+    fetched = subprocess.run(
+        ["curl", "-sS", "-f", get_url], capture_output=True, timeout=30, check=False
+    )
+    assert fetched.stdout == b"sent by curl"
+    tampered = get_url.replace("via%20curl.txt", "other.txt")
+    assert httpx.get(tampered).status_code == 403
+    too_long = owner.generate_presigned_url(
+        "get_object", Params={"Bucket": bucket, "Key": "via curl.txt"}, ExpiresIn=604801
+    )
+    response = httpx.get(too_long)
+    assert response.status_code == 400
+    assert b"AuthorizationQueryParametersError" in response.content
+
+
+def test_expired_presigned_url(owner: Any, bucket: str, server: RunningServer) -> None:
+    owner.put_object(Bucket=bucket, Key="k", Body=b"v")
+    url = owner.generate_presigned_url(
+        "get_object", Params={"Bucket": bucket, "Key": "k"}, ExpiresIn=1
+    )
+    time.sleep(1.2)
+    response = httpx.get(url)
+    assert response.status_code == 403
+    assert b"<Message>Request has expired</Message>" in response.content
+
+
+def test_authentication_errors(
+    account: NewAccount, server: RunningServer, bucket: str, client: ClientFactory
+) -> None:
+    wrong_secret = s3_client(server, account.access_key_id, "x" * 40)
+    with pytest.raises(ClientError) as caught:
+        wrong_secret.list_objects_v2(Bucket=bucket)
+    assert error_of(caught) == ("SignatureDoesNotMatch", 403)
+    unknown = s3_client(server, "AKIAUNKNOWNKEY000000", "x" * 40)
+    with pytest.raises(ClientError) as caught:
+        unknown.list_buckets()
+    assert error_of(caught) == ("InvalidAccessKeyId", 403)
+
+    skewed = Signed(
+        server,
+        account.access_key_id,
+        account.secret_access_key,
+        "GET",
+        f"/{bucket}",
+        query="list-type=2",
+        when=datetime.now(UTC) - timedelta(minutes=20),
+    )
+    response = skewed.send()
+    assert response.status_code == 403
+    assert b"<Code>RequestTimeTooSkewed</Code>" in response.content
+
+    sts = client("sts", account.access_key_id, account.secret_access_key)
+    credentials = sts.get_session_token(DurationSeconds=900)["Credentials"]
+    temporary = s3_client(
+        server,
+        credentials["AccessKeyId"],
+        credentials["SecretAccessKey"],
+        credentials["SessionToken"],
+    )
+    assert temporary.list_objects_v2(Bucket=bucket)["KeyCount"] == 0
+    server.clock.advance(3600)
+    with pytest.raises(ClientError) as caught:
+        temporary.list_objects_v2(Bucket=bucket)
+    assert error_of(caught) == ("ExpiredToken", 400)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as source:
+        while chunk := source.read(1024 * 1024):
+            digest.update(chunk)
+    return digest.hexdigest()
