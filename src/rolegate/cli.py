@@ -20,6 +20,7 @@ from .demo import (
     DEVELOPMENT,
     PRODUCTION,
     build_world,
+    create_demo_bucket,
     current_mfa_code,
     load_world,
     profiles_text,
@@ -157,6 +158,7 @@ def _load_demo(server: Any, database: Database, data: str, endpoint: str) -> Non
             development = create_account(uow, "development", DEVELOPMENT).to_json()
             production = create_account(uow, "production", PRODUCTION).to_json()
         world = build_world(endpoint, development, production)
+        create_demo_bucket(world)
         (Path(data) / DEMO_FILE).write_text(json.dumps(world, indent=2), encoding="utf-8")
     elif world.get("Endpoint") != endpoint:
         world["Endpoint"] = endpoint
@@ -164,11 +166,13 @@ def _load_demo(server: Any, database: Database, data: str, endpoint: str) -> Non
     click.echo(
         "\nDemo world loaded: accounts development (111122223333) and production "
         "(444455556666), users alice (Developers, MFA) and bob (Testers), roles UpdateApp "
-        "and UpdateAppMFA.\nPut these profiles in ~/.aws/config (or run `rolegate demo env`):\n"
+        "and UpdateAppMFA, bucket productionapp.\n"
+        "Put these profiles in ~/.aws/config (or run `rolegate demo env`):\n"
     )
     click.echo(profiles_text(world))
     click.echo(
         "Then: aws sts get-caller-identity --profile rolegate-updateapp\n"
+        "      aws s3 ls s3://productionapp/ --profile rolegate-updateapp\n"
         "      aws sts get-caller-identity --profile rolegate-updateapp-mfa  "
         "(code: `rolegate demo mfa-code`)\n"
     )

@@ -19,6 +19,7 @@ __all__ = [
     "DEVELOPMENT",
     "PRODUCTION",
     "build_world",
+    "create_demo_bucket",
     "current_mfa_code",
     "profiles_text",
 ]
@@ -156,6 +157,16 @@ def build_world(
         },
         "Roots": {"development": dict(development_root), "production": dict(production_root)},
     }
+
+
+def create_demo_bucket(world: Mapping[str, Any]) -> None:
+    """The `productionapp` bucket, owned by production (bucket names are global: the demo
+    server has it once; tests that build several worlds on one server create their own)."""
+    s3 = _client("s3", world["Endpoint"], world["Roots"]["production"])
+    existing = {bucket["Name"] for bucket in s3.list_buckets().get("Buckets", [])}
+    if BUCKET not in existing:
+        s3.create_bucket(Bucket=BUCKET)
+        s3.put_object(Bucket=BUCKET, Key="README.txt", Body=b"The production app's bucket.\n")
 
 
 def profiles_text(world: Mapping[str, Any]) -> str:

@@ -190,6 +190,20 @@ def test_serve_demo_loads_the_world_and_profiles_work(tmp_path: Path) -> None:
         assert json.loads(result.stdout)["Arn"].startswith(
             "arn:aws:sts::444455556666:assumed-role/UpdateApp/"
         )
+        listing = subprocess.run(
+            [AWS, "s3", "ls", "s3://productionapp/", "--profile", "rolegate-updateapp"],
+            capture_output=True,
+            text=True,
+            check=False,
+            env={
+                "PATH": os.environ.get("PATH", ""),
+                "HOME": str(home),
+                "AWS_CONFIG_FILE": str(home / "config"),
+                "AWS_SHARED_CREDENTIALS_FILE": str(home / "credentials"),
+            },
+        )
+        assert listing.returncode == 0, listing.stderr
+        assert "README.txt" in listing.stdout
         code = _rolegate("demo", "mfa-code", "--data", str(served.data_dir))
         assert code.returncode == 0 and len(code.stdout.strip()) == 6
     finally:
