@@ -39,9 +39,20 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _start(data: Path, port: int) -> subprocess.Popen[bytes]:
+def _start(data: Path, port: int, workers: int) -> subprocess.Popen[bytes]:
     process = subprocess.Popen(
-        [sys.executable, "-m", "rolegate", "serve", "--port", str(port), "--data", str(data)],
+        [
+            sys.executable,
+            "-m",
+            "rolegate",
+            "serve",
+            "--port",
+            str(port),
+            "--data",
+            str(data),
+            "--workers",
+            str(workers),
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -126,6 +137,7 @@ def main() -> None:
     parser.add_argument("--operation", choices=["GetUser", "AssumeRole"], default="GetUser")
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=1, help="rolegate serve --workers")
     parser.add_argument(
         "--python-client", action="store_true", help="Use httpx even when wrk is installed."
     )
@@ -155,7 +167,7 @@ def main() -> None:
             )
             for alias in ("bench-dev", "bench-prod")
         ]
-        server = _start(Path(data), port)
+        server = _start(Path(data), port, args.workers)
         try:
             world = build_world(url, roots[0], roots[1])
             alice = world["Users"]["alice"]
@@ -193,6 +205,7 @@ def main() -> None:
             if shutil.which("wrk") and not args.python_client:
                 print(
                     f"wrk, {args.concurrency} connections, {args.seconds:.0f} s, "
+                    f"{args.workers} server process(es), "
                     f"authorized {service}:{args.operation} as user alice (group policy)"
                 )
                 print(_wrk(url, body, headers, args.seconds, args.concurrency))

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
+import socket
 import sys
 import threading
 import time
@@ -123,22 +125,51 @@ def _store_options(command: Callable[..., None]) -> Callable[..., None]:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8790, show_default=True, type=int)
 @click.option("--demo", "with_demo", is_flag=True, help="Load the cross-account demo world.")
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Server processes; they share the store (caches follow its generation counters).",
+)
 @_store_options
-def serve(host: str, port: int, with_demo: bool, data: str, db: str | None) -> None:
+def serve(host: str, port: int, with_demo: bool, workers: int, data: str, db: str | None) -> None:
     """Run the rolegate endpoint (IAM and STS over the AWS Query protocol, S3 over REST)."""
     import uvicorn
 
-    from .server.app import create_app
+    from .server.app import DB_URL_ENV, S3_DIR_ENV, create_app
 
     database = _database(data, db)
-    app = create_app(database, s3_data_dir=Path(data).resolve() / "s3-objects")
+    s3_dir = Path(data).resolve() / "s3-objects"
     endpoint = f"http://{host}:{port}"
     click.echo(f"rolegate listening on {endpoint} (store: {_safe_url(database.url)})")
+    if workers > 1:
+        os.environ[DB_URL_ENV] = database.url
+        os.environ[S3_DIR_ENV] = str(s3_dir)
+        if with_demo:
+            ready = lambda: _accepts_connections(host, port)  # noqa: E731
+            threading.Thread(
+                target=_load_demo, args=(ready, database, data, endpoint), daemon=True
+            ).start()
+        uvicorn.run(
+            "rolegate.server.app:app_from_environment",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level="warning",
+            lifespan="off",
+        )
+        database.dispose()
+        return
+    app = create_app(database, s3_data_dir=s3_dir)
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")
     server = uvicorn.Server(config)
     if with_demo:
         threading.Thread(
-            target=_load_demo, args=(server, database, data, endpoint), daemon=True
+            target=_load_demo,
+            args=(lambda: server.started, database, data, endpoint),
+            daemon=True,
         ).start()
     # uvicorn finishes in-flight requests on SIGINT/SIGTERM, then re-raises the signal with
     # the handler that was installed before it started: make that one a clean exit too.
@@ -148,9 +179,17 @@ def serve(host: str, port: int, with_demo: bool, data: str, db: str | None) -> N
     database.dispose()
 
 
-def _load_demo(server: Any, database: Database, data: str, endpoint: str) -> None:
+def _accepts_connections(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def _load_demo(ready: Callable[[], bool], database: Database, data: str, endpoint: str) -> None:
     """Once the server listens, build the demo world through it (first start only)."""
-    while not server.started:
+    while not ready():
         time.sleep(0.05)
     world = load_world(data)
     if world is None:

@@ -215,3 +215,17 @@ def test_serve_demo_loads_the_world_and_profiles_work(tmp_path: Path) -> None:
         assert [a["Alias"] for a in json.loads(listed.stdout)] == ["development", "production"]
     finally:
         again.stop()
+
+
+def test_several_worker_processes_share_the_store(tmp_path: Path) -> None:
+    served = ServerProcess(tmp_path / "data", "--workers", "2").start()
+    try:
+        created = _rolegate("account", "create", "--alias", "multi", "--data", str(served.data_dir))
+        root = json.loads(created.stdout)
+        for index in range(6):  # spread over both processes
+            made = _aws(served, tmp_path, root, "iam", "create-user", "--user-name", f"u{index}")
+            assert made.returncode == 0, made.stderr
+        users = json.loads(_aws(served, tmp_path, root, "iam", "list-users").stdout)["Users"]
+        assert sorted(u["UserName"] for u in users) == [f"u{i}" for i in range(6)]
+    finally:
+        assert served.stop() == 0

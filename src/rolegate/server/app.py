@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Final
 
@@ -20,9 +21,11 @@ from ..wire.query import get_protocol
 from .gateway import Gateway
 from .routing import service_of
 
-__all__ = ["MAX_QUERY_BODY", "create_app"]
+__all__ = ["DB_URL_ENV", "MAX_QUERY_BODY", "S3_DIR_ENV", "app_from_environment", "create_app"]
 
 MAX_QUERY_BODY: Final = 1024 * 1024
+DB_URL_ENV: Final = "ROLEGATE_DB_URL"
+S3_DIR_ENV: Final = "ROLEGATE_S3_DIR"
 QUERY_THREADS: Final = 4
 _METHODS: Final = ["GET", "POST", "PUT", "DELETE", "HEAD", "PATCH", "OPTIONS"]
 
@@ -83,3 +86,9 @@ def create_app(
     app = Starlette(routes=[Route("/{path:path}", endpoint, methods=_METHODS)])
     app.state.gateway = gateway
     return app
+
+
+def app_from_environment() -> Starlette:
+    """The app of one worker process of `rolegate serve --workers N` (the parent migrated)."""
+    database = Database(os.environ[DB_URL_ENV])
+    return create_app(database, s3_data_dir=Path(os.environ[S3_DIR_ENV]))
