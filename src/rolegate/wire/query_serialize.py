@@ -19,11 +19,11 @@ import base64
 import math
 import re
 from collections.abc import Mapping
-from datetime import UTC, datetime
-from email.utils import formatdate
 from typing import Any, Final
 
 from botocore.model import OperationModel, Shape  # type: ignore[import-untyped]
+
+from .timestamps import format_timestamp as shared_format_timestamp
 
 __all__ = [
     "format_timestamp",
@@ -46,34 +46,9 @@ def xml_escape(text: str, *, attribute: bool = False) -> str:
     return text
 
 
-def _to_datetime(value: Any) -> datetime:
-    if isinstance(value, datetime):
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return datetime.fromtimestamp(value, UTC)
-    if isinstance(value, str):
-        parsed = datetime.fromisoformat(value)
-        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
-    raise TypeError(f"not a timestamp: {value!r}")
-
-
 def format_timestamp(value: Any, timestamp_format: str = "iso8601") -> str:
     """Format a datetime (naive = UTC), epoch number or ISO string the way AWS Query does."""
-    moment = _to_datetime(value)
-    fmt = timestamp_format.lower()
-    if fmt == "unixtimestamp":
-        seconds = moment.timestamp()
-        return str(int(seconds)) if seconds.is_integer() else repr(round(seconds, 6))
-    if fmt == "rfc822":
-        return formatdate(moment.timestamp(), usegmt=True)
-    text = (
-        f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}"
-        f"T{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}"
-    )
-    micro = moment.microsecond
-    if micro:
-        text += f".{micro // 1000:03d}" if micro % 1000 == 0 else f".{micro:06d}"
-    return text + "Z"
+    return shared_format_timestamp(value, timestamp_format)
 
 
 def _format_float(value: Any) -> str:

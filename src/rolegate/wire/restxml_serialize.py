@@ -20,13 +20,13 @@ import base64
 import json
 import math
 from collections.abc import Mapping
-from datetime import UTC, datetime
-from email.utils import formatdate
+from datetime import datetime
 from typing import Any, Final
 
 from botocore.model import OperationModel, Shape  # type: ignore[import-untyped]
 
-from rolegate.wire.query_serialize import xml_escape
+from .query_serialize import xml_escape
+from .timestamps import format_timestamp
 
 __all__ = [
     "S3_NAMESPACE",
@@ -82,31 +82,9 @@ _SCALAR_BODY: Final = {"GetBucketLocation": "LocationConstraint"}
 _FORBIDDEN_IN_HEADER: Final = frozenset("\r\n\x00")
 
 
-def _to_datetime(value: Any) -> datetime:
-    if isinstance(value, datetime):
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return datetime.fromtimestamp(value, UTC)
-    if isinstance(value, str):
-        parsed = datetime.fromisoformat(value)
-        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
-    raise TypeError(f"not a timestamp: {value!r}")
-
-
 def format_xml_timestamp(value: Any, timestamp_format: str = "iso8601") -> str:
     """``2009-10-12T17:50:30.000Z`` (S3's form), or ``rfc822``/``unixTimestamp``."""
-    moment = _to_datetime(value)
-    fmt = timestamp_format.lower()
-    if fmt == "rfc822":
-        return formatdate(math.floor(moment.timestamp()), usegmt=True)
-    if fmt == "unixtimestamp":
-        seconds = moment.timestamp()
-        return str(int(seconds)) if seconds.is_integer() else f"{seconds:.3f}"
-    return (
-        f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}"
-        f"T{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}"
-        f".{moment.microsecond // 1000:03d}Z"
-    )
+    return format_timestamp(value, timestamp_format, always_millis=True)
 
 
 def format_header_timestamp(value: Any, timestamp_format: str = "rfc822") -> str:
