@@ -27,6 +27,7 @@ __all__ = [
     "get_policy",
     "get_role",
     "get_user",
+    "list_named",
     "list_tags",
     "put_tags",
     "remove_tags",
@@ -69,6 +70,19 @@ def find_named(uow: UnitOfWork, table: Table, account_id: str, name: str) -> Row
     return uow.connection.execute(
         _find_named_statement(table), {"account_id": account_id, "key": name.lower()}
     ).first()
+
+
+def list_named(uow: UnitOfWork, table: Table, account_id: str, path_prefix: str) -> list[Row[Any]]:
+    """Users / groups / roles of an account under a path prefix, ordered by name."""
+    rows = uow.connection.execute(
+        select(table)
+        .where(
+            table.c.account_id == account_id,
+            table.c.path.startswith(path_prefix, autoescape=True),
+        )
+        .order_by(table.c.name_key)
+    )
+    return list(rows)
 
 
 def _require(row: Row[Any] | None, kind: str, name: str) -> Row[Any]:

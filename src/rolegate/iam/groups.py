@@ -17,7 +17,7 @@ from ..store.schema import (
     policy_attachments,
     users,
 )
-from .common import QUOTAS, count, find_named, get_group, get_user
+from .common import QUOTAS, count, find_named, get_group, get_user, list_named
 
 __all__ = [
     "add_user_to_group",
@@ -66,10 +66,7 @@ def create_group(uow: UnitOfWork, account_id: str, name: str, *, path: str = "/"
 
 
 def list_groups(uow: UnitOfWork, account_id: str, path_prefix: str = "/") -> list[Row[Any]]:
-    rows = uow.connection.execute(
-        select(groups).where(groups.c.account_id == account_id).order_by(groups.c.name_key)
-    )
-    return [row for row in rows if row.path.startswith(path_prefix)]
+    return list_named(uow, groups, account_id, path_prefix)
 
 
 def group_users(uow: UnitOfWork, group_id: str) -> list[Row[Any]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
-from sqlalchemy import Row, delete, insert, select, update
+from sqlalchemy import Row, delete, insert, update
 
 from ..errors import DeleteConflict, EntityAlreadyExists, LimitExceeded
 from ..ids import ROLE_ID_PREFIX, iam_arn, new_unique_id
@@ -19,6 +19,7 @@ from .common import (
     encode_document,
     find_named,
     get_role,
+    list_named,
     list_tags,
     put_tags,
     remove_tags,
@@ -145,10 +146,7 @@ def create_role(
 
 
 def list_roles(uow: UnitOfWork, account_id: str, path_prefix: str = "/") -> list[Row[Any]]:
-    rows = uow.connection.execute(
-        select(roles).where(roles.c.account_id == account_id).order_by(roles.c.name_key)
-    )
-    return [row for row in rows if row.path.startswith(path_prefix)]
+    return list_named(uow, roles, account_id, path_prefix)
 
 
 def update_role(

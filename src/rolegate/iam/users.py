@@ -22,7 +22,7 @@ from ..store.schema import (
     users,
 )
 from .aws_managed import AWS_ACCOUNT
-from .common import count, find_named, get_user, list_tags, put_tags
+from .common import count, find_named, get_user, list_named, list_tags, put_tags
 
 __all__ = [
     "boundary_shape",
@@ -113,10 +113,7 @@ def create_user(
 
 
 def list_users(uow: UnitOfWork, account_id: str, path_prefix: str = "/") -> list[Row[Any]]:
-    rows = uow.connection.execute(
-        select(users).where(users.c.account_id == account_id).order_by(users.c.name_key)
-    )
-    return [row for row in rows if row.path.startswith(path_prefix)]
+    return list_named(uow, users, account_id, path_prefix)
 
 
 def update_user(
