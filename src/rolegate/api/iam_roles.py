@@ -7,7 +7,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..iam import roles
+from ..iam.boundaries import set_boundary
 from ..iam.common import get_role, list_tags
+from ..store.schema import roles as roles_table
 from .iam_common import collection_resource, page, role_resource
 from .registry import OperationContext, operation
 
@@ -96,11 +98,15 @@ def list_role_tags(ctx: OperationContext) -> Mapping[str, Any]:
 
 @operation("iam", "PutRolePermissionsBoundary", resource=role_resource(), writes=True)
 def put_role_boundary(ctx: OperationContext) -> None:
-    roles.set_role_boundary(
-        ctx.uow, ctx.account_id, ctx.params["RoleName"], ctx.params["PermissionsBoundary"]
+    set_boundary(
+        ctx.uow,
+        roles_table,
+        ctx.account_id,
+        ctx.params["RoleName"],
+        ctx.params["PermissionsBoundary"],
     )
 
 
 @operation("iam", "DeleteRolePermissionsBoundary", resource=role_resource(), writes=True)
 def delete_role_boundary(ctx: OperationContext) -> None:
-    roles.set_role_boundary(ctx.uow, ctx.account_id, ctx.params["RoleName"], None)
+    set_boundary(ctx.uow, roles_table, ctx.account_id, ctx.params["RoleName"], None)

@@ -6,8 +6,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..iam import users
+from ..iam.boundaries import set_boundary
 from ..iam.common import get_user, list_tags, put_tags, remove_tags
 from ..ids import iam_arn
+from ..store.schema import users as users_table
 from .iam_common import collection_resource, page, user_resource
 from .registry import OperationContext, operation
 
@@ -91,11 +93,15 @@ def list_user_tags(ctx: OperationContext) -> Mapping[str, Any]:
 
 @operation("iam", "PutUserPermissionsBoundary", resource=user_resource(), writes=True)
 def put_user_boundary(ctx: OperationContext) -> None:
-    users.set_user_boundary(
-        ctx.uow, ctx.account_id, ctx.params["UserName"], ctx.params["PermissionsBoundary"]
+    set_boundary(
+        ctx.uow,
+        users_table,
+        ctx.account_id,
+        ctx.params["UserName"],
+        ctx.params["PermissionsBoundary"],
     )
 
 
 @operation("iam", "DeleteUserPermissionsBoundary", resource=user_resource(), writes=True)
 def delete_user_boundary(ctx: OperationContext) -> None:
-    users.set_user_boundary(ctx.uow, ctx.account_id, ctx.params["UserName"], None)
+    set_boundary(ctx.uow, users_table, ctx.account_id, ctx.params["UserName"], None)

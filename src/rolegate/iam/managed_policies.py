@@ -32,6 +32,7 @@ from ..store.schema import (
     users,
 )
 from .aws_managed import AWS_ACCOUNT
+from .boundaries import boundary_shape
 from .common import (
     QUOTAS,
     check_policy_document,
@@ -45,7 +46,6 @@ from .common import (
     list_tags,
     put_tags,
 )
-from .users import boundary_shape
 
 __all__ = [
     "DETAIL_KINDS",

@@ -12,6 +12,7 @@ from ..ids import ROLE_ID_PREFIX, iam_arn, new_unique_id
 from ..policy import PolicyKind
 from ..store.database import UnitOfWork, as_utc
 from ..store.schema import entity_tags, inline_policies, policy_attachments, roles
+from .boundaries import boundary_shape, resolve_boundary
 from .common import (
     QUOTAS,
     check_policy_document,
@@ -25,7 +26,6 @@ from .common import (
     remove_tags,
 )
 from .principal_binding import bind_principals, render_principals
-from .users import boundary_shape, resolve_boundary
 
 __all__ = [
     "DEFAULT_MAX_SESSION_DURATION",
@@ -35,7 +35,6 @@ __all__ = [
     "describe_role",
     "list_roles",
     "role_arn",
-    "set_role_boundary",
     "tag_role",
     "untag_role",
     "update_role",
@@ -193,19 +192,6 @@ def delete_role(uow: UnitOfWork, account_id: str, name: str) -> None:
     connection = uow.connection
     connection.execute(delete(entity_tags).where(entity_tags.c.entity_id == row.id))
     connection.execute(delete(roles).where(roles.c.id == row.id))
-
-
-def set_role_boundary(
-    uow: UnitOfWork, account_id: str, name: str, boundary_arn: str | None
-) -> None:
-    """Put (a managed policy ARN) or delete (None) a role's permissions boundary."""
-    uow.lock_account(account_id)
-    row = get_role(uow, account_id, name)
-    if boundary_arn is not None:
-        boundary_arn = resolve_boundary(uow, account_id, boundary_arn)
-    uow.connection.execute(
-        update(roles).where(roles.c.id == row.id).values(boundary_arn=boundary_arn)
-    )
 
 
 def tag_role(

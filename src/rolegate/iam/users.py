@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Row, delete, insert, select, update
+from sqlalchemy import Row, delete, insert, update
 
-from ..errors import DeleteConflict, EntityAlreadyExists, NoSuchEntity
+from ..errors import DeleteConflict, EntityAlreadyExists
 from ..ids import USER_ID_PREFIX, iam_arn, new_unique_id
 from ..store.database import UnitOfWork, as_utc
 from ..store.schema import (
@@ -16,22 +16,18 @@ from ..store.schema import (
     group_members,
     inline_policies,
     login_profiles,
-    managed_policies,
     mfa_devices,
     policy_attachments,
     users,
 )
-from .aws_managed import AWS_ACCOUNT
+from .boundaries import boundary_shape, resolve_boundary
 from .common import count, find_named, get_user, list_named, list_tags, put_tags
 
 __all__ = [
-    "boundary_shape",
     "create_user",
     "delete_user",
     "describe_user",
     "list_users",
-    "resolve_boundary",
-    "set_user_boundary",
     "update_user",
     "user_arn",
 ]
@@ -39,25 +35,6 @@ __all__ = [
 
 def user_arn(row: Row[Any]) -> str:
     return iam_arn(row.account_id, "user", row.path, row.name)
-
-
-def boundary_shape(boundary_arn: str | None) -> dict[str, str] | None:
-    if boundary_arn is None:
-        return None
-    return {"PermissionsBoundaryType": "Policy", "PermissionsBoundaryArn": boundary_arn}
-
-
-def resolve_boundary(uow: UnitOfWork, account_id: str, policy_arn: str) -> str:
-    """A permissions boundary must be an existing managed policy of the account (or AWS's)."""
-    row = uow.connection.execute(
-        select(managed_policies.c.arn).where(
-            managed_policies.c.arn == policy_arn,
-            managed_policies.c.account_id.in_([account_id, AWS_ACCOUNT]),
-        )
-    ).first()
-    if row is None:
-        raise NoSuchEntity(f"Scope ARN: {policy_arn} does not exist or is not attachable.")
-    return str(row.arn)
 
 
 def describe_user(uow: UnitOfWork, row: Row[Any], *, with_tags: bool = False) -> dict[str, Any]:
@@ -155,16 +132,3 @@ def delete_user(uow: UnitOfWork, account_id: str, name: str) -> None:
     connection = uow.connection
     connection.execute(delete(entity_tags).where(entity_tags.c.entity_id == row.id))
     connection.execute(delete(users).where(users.c.id == row.id))
-
-
-def set_user_boundary(
-    uow: UnitOfWork, account_id: str, name: str, boundary_arn: str | None
-) -> None:
-    """Put (a managed policy ARN) or delete (None) a user's permissions boundary."""
-    uow.lock_account(account_id)
-    row = get_user(uow, account_id, name)
-    if boundary_arn is not None:
-        boundary_arn = resolve_boundary(uow, account_id, boundary_arn)
-    uow.connection.execute(
-        update(users).where(users.c.id == row.id).values(boundary_arn=boundary_arn)
-    )
