@@ -37,6 +37,9 @@ test: lint typecheck unit
 
 bench: $(VENV)/.installed-bench
 	$(BIN)/python bench/policy_eval.py
+	$(BIN)/python bench/api_requests.py --operation GetUser
+	$(BIN)/python bench/api_requests.py --operation AssumeRole
+	$(BIN)/python bench/s3_throughput.py
 
 clean:
 	rm -rf $(VENV) .rolegate .pytest_cache .mypy_cache .ruff_cache
