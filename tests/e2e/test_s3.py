@@ -52,6 +52,17 @@ def error_of(excinfo: pytest.ExceptionInfo[ClientError]) -> tuple[str, int]:
     return response["Error"]["Code"], response["ResponseMetadata"]["HTTPStatusCode"]
 
 
+ENCODED_MARKER = " Encoded authorization failure message: "
+
+
+def denied_message(excinfo: pytest.ExceptionInfo[ClientError]) -> tuple[str, str]:
+    """An AccessDenied message split into its text and the encoded failure message."""
+    message = str(excinfo.value.response["Error"]["Message"])
+    text, marker, blob = message.partition(ENCODED_MARKER)
+    assert marker and blob, message
+    return text, blob
+
+
 def s3_client(server: RunningServer, key: str, secret: str, token: str | None = None) -> Any:
     return boto3.client(
         "s3",
@@ -823,7 +834,7 @@ def test_identity_policy_conditions_on_list(
     with pytest.raises(ClientError) as caught:
         lister.list_objects_v2(Bucket=bucket, Prefix="home/other/", MaxKeys=5)
     assert error_of(caught) == ("AccessDenied", 403)
-    message = caught.value.response["Error"]["Message"]
+    message, _ = denied_message(caught)
     assert message == (
         f"User: arn:aws:iam::{account.account_id}:user/lister is not authorized to perform: "
         f's3:ListBucket on resource: "arn:aws:s3:::{bucket}" because no identity-based policy '

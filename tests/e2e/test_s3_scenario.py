@@ -21,7 +21,7 @@ from rolegate.iam.accounts import NewAccount
 
 from .conftest import ClientFactory
 from .server import RunningServer
-from .test_s3 import error_of, new_bucket_name, s3_client
+from .test_s3 import denied_message, error_of, new_bucket_name, s3_client
 
 BUCKET = "productionapp"
 
@@ -124,14 +124,14 @@ def test_the_role_is_denied_on_every_other_bucket(world: World) -> None:
             assert error_of(caught) == ("AccessDenied", 403)
     with pytest.raises(ClientError) as caught:
         s3.list_objects_v2(Bucket=other_prod)
-    assert caught.value.response["Error"]["Message"] == (
+    assert denied_message(caught)[0] == (
         f"User: {role_session} is not authorized to perform: s3:ListBucket on resource: "
         f'"arn:aws:s3:::{other_prod}" because no identity-based policy allows the '
         "s3:ListBucket action"
     )
     with pytest.raises(ClientError) as caught:
         s3.list_objects_v2(Bucket=dev_bucket)  # cross-account: S3 gives no details
-    assert caught.value.response["Error"]["Message"] == "Access Denied"
+    assert denied_message(caught)[0] == "Access Denied"
     for call in (
         lambda: s3.create_bucket(Bucket=new_bucket_name("new")),
         lambda: s3.list_buckets(),
@@ -158,8 +158,47 @@ def test_the_tester_gets_access_denied(world: World) -> None:
         with pytest.raises(ClientError) as caught:
             call()
         assert error_of(caught) == ("AccessDenied", 403)
-        assert caught.value.response["Error"]["Message"] == "Access Denied"
+        assert denied_message(caught)[0] == "Access Denied"
         assert caught.value.response["ResponseMetadata"]["RequestId"]
+
+
+def test_the_testers_denial_decodes_only_with_sts_decode_authorization_message(
+    world: World,
+) -> None:
+    world.s3_root("production").put_object(Bucket=BUCKET, Key="app.cfg", Body=b"cfg")
+    with pytest.raises(ClientError) as caught:
+        world.s3_user("bob").get_object(Bucket=BUCKET, Key="app.cfg")
+    assert error_of(caught) == ("AccessDenied", 403)
+    text, blob = denied_message(caught)
+    assert text == "Access Denied"
+    world.iam_root("development").put_user_policy(
+        UserName="alice",
+        PolicyName="decode-denials",
+        PolicyDocument=_doc(
+            {"Effect": "Allow", "Action": "sts:DecodeAuthorizationMessage", "Resource": "*"}
+        ),
+    )
+    alice = world.data["Users"]["alice"]
+    sts = world.client("sts", alice["AccessKeyId"], alice["SecretAccessKey"])
+    decoded = json.loads(sts.decode_authorization_message(EncodedMessage=blob)["DecodedMessage"])
+    assert decoded["allowed"] is False
+    assert decoded["explicitDeny"] is False
+    context = decoded["context"]
+    assert context["action"] == "s3:GetObject"
+    assert context["resource"] == f"arn:aws:s3:::{BUCKET}/app.cfg"
+    assert context["principal"]["arn"] == f"arn:aws:iam::{world.dev}:user/bob"
+    assert context["principal"]["id"].startswith("AIDA")
+    conditions = {c["key"]: c["values"]["items"] for c in context["conditions"]["items"]}
+    assert conditions["s3:ResourceAccount"] == [{"value": world.prod}]
+    assert decoded["failures"]["items"]
+    # The bucket owner's policy stays private to a caller from another account.
+    assert all(s["policyType"] != "resource" for s in decoded["matchedStatements"]["items"])
+
+    bob = world.data["Users"]["bob"]
+    bob_sts = world.client("sts", bob["AccessKeyId"], bob["SecretAccessKey"])
+    with pytest.raises(ClientError) as refused:
+        bob_sts.decode_authorization_message(EncodedMessage=blob)
+    assert error_of(refused) == ("AccessDenied", 403)
 
 
 def test_cross_account_read_only_needs_the_bucket_policy_and_the_identity_policy(

@@ -14,9 +14,10 @@ from rolegate.iam.accounts import create_account
 from rolegate.s3 import catalog
 from rolegate.s3.access import validate_bucket_policy
 from rolegate.s3.catalog import ObjectRecord, prefix_end
-from rolegate.s3.endpoint import _parse_range, default_data_dir
+from rolegate.s3.endpoint import default_data_dir
 from rolegate.s3.errors import S3Error
 from rolegate.s3.names import is_valid_bucket_name
+from rolegate.s3.reads import parse_range
 from rolegate.s3.routing import route_request
 from rolegate.s3.storage import BlobStore, Ingest
 from rolegate.store.database import Database, default_sqlite_url
@@ -110,12 +111,12 @@ def test_prefix_end() -> None:
     ],
 )
 def test_ranges(header: str | None, expected: tuple[int, int] | None) -> None:
-    assert _parse_range(header, 100) == expected
+    assert parse_range(header, 100) == expected
 
 
 def test_unsatisfiable_range() -> None:
     with pytest.raises(S3Error) as caught:
-        _parse_range("bytes=100-", 100)
+        parse_range("bytes=100-", 100)
     assert (caught.value.code, caught.value.status) == ("InvalidRange", 416)
 
 

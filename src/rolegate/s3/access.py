@@ -9,16 +9,29 @@ the operation (`s3:prefix`, `s3:delimiter`, `s3:max-keys`, `s3:x-amz-acl`, ...).
 from __future__ import annotations
 
 import json
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from fnmatch import fnmatchcase
-from typing import Any
+from typing import Any, Final
 
 from ..api.registry import Caller
 from ..iam.authorization import parsed_policy
-from ..policy import Decision, PolicyKind, PolicyValidationError, Request, evaluate, parse_policy
+from ..policy import (
+    Decision,
+    Policy,
+    PolicyKind,
+    PolicySet,
+    PolicyValidationError,
+    Request,
+    evaluate,
+    parse_policy,
+)
 from ..policy.request import ContextValue
+from ..sts.tokens import KeyRing
+from .denial import encoded_failure
 from .errors import ACCESS_DENIED, S3Error, access_denied
 from .names import bucket_arn
 
@@ -27,6 +40,7 @@ __all__ = [
     "BucketPolicyError",
     "authorize",
     "decide",
+    "denial",
     "denied_message",
     "validate_bucket_policy",
 ]
@@ -47,6 +61,7 @@ class AccessInfo:
     user_agent: str | None = None
     referer: str | None = None
     extra: Mapping[str, ContextValue] = field(default_factory=dict)
+    keys: KeyRing | None = None  # seals the encoded authorization-failure message
 
     @property
     def anonymous(self) -> bool:
@@ -94,29 +109,88 @@ def decide(
     policies = caller.policies
     if bucket_policy is not None and bucket is not None:
         policy = parsed_policy(bucket_policy, PolicyKind.RESOURCE, f"{bucket_arn(bucket)}:policy")
-        policies = policies.with_resource(policy)
+        policies = _with_bucket_policy(policies, policy)
     elif policies.resource is not None:
         policies = policies.with_resource(None)
+    request = _request(info, action, resource, owner_account, keys)
+    return evaluate(request, policies)
+
+
+def _request(
+    info: AccessInfo,
+    action: str,
+    resource: str,
+    owner_account: str | None,
+    keys: Mapping[str, ContextValue] | None,
+) -> Request:
+    caller = info.caller
     context = info.context(keys)
     account = owner_account or caller.account_id or None
     if account:
         context["s3:ResourceAccount"] = account
-    request = Request(caller.principal, action, resource, context=context, resource_account=account)
-    return evaluate(request, policies)
+    return Request(caller.principal, action, resource, context=context, resource_account=account)
+
+
+_COMBINED: OrderedDict[tuple[int, int], tuple[PolicySet, Policy, PolicySet]] = OrderedDict()
+_COMBINED_SIZE: Final = 512
+_COMBINED_LOCK = threading.Lock()
+
+
+def _with_bucket_policy(policies: PolicySet, policy: Policy) -> PolicySet:
+    """`policies.with_resource(policy)`, built once per (caller's policy set, bucket policy):
+    both are cached objects (by account generation, by document), so their identities key
+    the cache; the entry holds them, so an id is not reused while it is cached."""
+    key = (id(policies), id(policy))
+    with _COMBINED_LOCK:
+        found = _COMBINED.get(key)
+        if found is not None and found[0] is policies and found[1] is policy:
+            _COMBINED.move_to_end(key)
+            return found[2]
+    combined = policies.with_resource(policy)
+    with _COMBINED_LOCK:
+        _COMBINED[key] = (policies, policy, combined)
+        if len(_COMBINED) > _COMBINED_SIZE:
+            _COMBINED.popitem(last=False)
+    return combined
 
 
 def denied_message(
-    info: AccessInfo, action: str, resource: str, decision: Decision, owner_account: str | None
+    info: AccessInfo,
+    action: str,
+    resource: str,
+    decision: Decision,
+    owner_account: str | None,
+    keys: Mapping[str, ContextValue] | None = None,
 ) -> str:
-    """AWS's detailed message for same-account callers, `Access Denied` otherwise."""
+    """AWS's detailed message for same-account callers, `Access Denied` otherwise; then the
+    encoded authorization failure message (sts:DecodeAuthorizationMessage opens it)."""
     caller = info.caller
-    if info.anonymous or (owner_account is not None and owner_account != caller.account_id):
-        return ACCESS_DENIED
-    reason = decision.aws_reason(action)
-    return (
-        f"User: {caller.arn} is not authorized to perform: {action} "
-        f'on resource: "{resource}" {reason}'
-    ).rstrip()
+    cross_account = owner_account is not None and owner_account != caller.account_id
+    if info.anonymous or cross_account:
+        message = ACCESS_DENIED
+    else:
+        reason = decision.aws_reason(action)
+        message = (
+            f"User: {caller.arn} is not authorized to perform: {action} "
+            f'on resource: "{resource}" {reason}'
+        ).rstrip()
+    if info.keys is None or info.anonymous:  # nobody's account to decode it in
+        return message
+    request = _request(info, action, resource, owner_account, keys)
+    blob = encoded_failure(request, decision, info.keys, caller_side_only=cross_account)
+    return f"{message} Encoded authorization failure message: {blob}"
+
+
+def denial(
+    info: AccessInfo,
+    action: str,
+    resource: str,
+    decision: Decision,
+    owner_account: str | None,
+    keys: Mapping[str, ContextValue] | None = None,
+) -> S3Error:
+    """The AccessDenied error of a refused request."""
+    return access_denied(denied_message(info, action, resource, decision, owner_account, keys))
 
 
 def authorize(
@@ -140,7 +214,7 @@ def authorize(
         keys=keys,
     )
     if not decision.allowed:
-        raise access_denied(denied_message(info, action, resource, decision, owner_account))
+        raise denial(info, action, resource, decision, owner_account, keys)
 
 
 class BucketPolicyError(S3Error):

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, select, update
+from sqlalchemy import and_, bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..store.database import UnitOfWork, as_utc
@@ -97,15 +97,24 @@ def _read_attributes(text: str) -> tuple[dict[str, str], dict[str, str]]:
 # ---------------------------------------------------------------------------- buckets
 
 
+# The statements of the per-object path, built once (bound at execution).
+_GET_BUCKET = select(s3_buckets).where(s3_buckets.c.name == bindparam("name"))
+_LOCK_BUCKET = _GET_BUCKET.with_for_update()
+_OBJECT_WHERE = and_(s3_objects.c.bucket == bindparam("b"), s3_objects.c.key == bindparam("k"))
+_GET_OBJECT = select(s3_objects).where(_OBJECT_WHERE)
+_OBJECT_BLOB = select(s3_objects.c.blob).where(_OBJECT_WHERE)
+_INSERT_OBJECT = insert(s3_objects)
+_UPDATE_OBJECT = update(s3_objects).where(_OBJECT_WHERE)
+_DELETE_OBJECT = delete(s3_objects).where(_OBJECT_WHERE)
+
+
 def _bucket(row: Any) -> Bucket:
     return Bucket(row.name, row.account_id, row.region, row.policy, as_utc(row.created_at))
 
 
 def get_bucket(uow: UnitOfWork, name: str, *, for_update: bool = False) -> Bucket | None:
-    query = select(s3_buckets).where(s3_buckets.c.name == name)
-    if for_update:
-        query = query.with_for_update()
-    row = uow.connection.execute(query).first()
+    query = _LOCK_BUCKET if for_update else _GET_BUCKET
+    row = uow.connection.execute(query, {"name": name}).first()
     return _bucket(row) if row is not None else None
 
 
@@ -183,17 +192,15 @@ def _object(row: Any) -> ObjectRecord:
 
 
 def get_object(uow: UnitOfWork, bucket: str, key: str) -> ObjectRecord | None:
-    row = uow.connection.execute(
-        select(s3_objects).where(and_(s3_objects.c.bucket == bucket, s3_objects.c.key == key))
-    ).first()
+    row = uow.connection.execute(_GET_OBJECT, {"b": bucket, "k": key}).first()
     return _object(row) if row is not None else None
 
 
 def put_object(uow: UnitOfWork, record: ObjectRecord) -> str | None:
     """Insert or replace the row (the caller holds the bucket lock); return the old blob."""
     connection = uow.connection
-    where = and_(s3_objects.c.bucket == record.bucket, s3_objects.c.key == record.key)
-    old = connection.execute(select(s3_objects.c.blob).where(where)).scalar()
+    where = {"b": record.bucket, "k": record.key}
+    old = connection.execute(_OBJECT_BLOB, where).scalar()
     values = {
         "blob": record.blob,
         "size": record.size,
@@ -207,20 +214,18 @@ def put_object(uow: UnitOfWork, record: ObjectRecord) -> str | None:
         "parts_count": record.parts_count,
     }
     if old is None:
-        connection.execute(
-            insert(s3_objects).values(bucket=record.bucket, key=record.key, **values)
-        )
+        connection.execute(_INSERT_OBJECT, {"bucket": record.bucket, "key": record.key, **values})
     else:
-        connection.execute(update(s3_objects).where(where).values(**values))
+        connection.execute(_UPDATE_OBJECT, {**where, **values})
     return str(old) if old is not None else None
 
 
 def delete_object(uow: UnitOfWork, bucket: str, key: str) -> str | None:
     """Delete the row; return its blob (None when there was no such object)."""
-    where = and_(s3_objects.c.bucket == bucket, s3_objects.c.key == key)
-    old = uow.connection.execute(select(s3_objects.c.blob).where(where)).scalar()
+    where = {"b": bucket, "k": key}
+    old = uow.connection.execute(_OBJECT_BLOB, where).scalar()
     if old is not None:
-        uow.connection.execute(delete(s3_objects).where(where))
+        uow.connection.execute(_DELETE_OBJECT, where)
     return str(old) if old is not None else None
 
 

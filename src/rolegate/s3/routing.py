@@ -1,9 +1,13 @@
-"""Which S3 operation a path-style request is: method, bucket, key and sub-resources."""
+"""Which S3 operation a path-style request is: method, bucket, key and sub-resources.
+
+The rules are a table: for a level (service, bucket or object) and a method, the first rule
+whose sub-resource, query value and header conditions hold names the operation.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final
 from urllib.parse import unquote_to_bytes
 
@@ -57,6 +61,48 @@ class Route:
         return self.operation in ("PutObject", "UploadPart")
 
 
+@dataclass(frozen=True)
+class _Rule:
+    level: str  # "bucket" or "object"
+    method: str
+    operation: str
+    any_of: frozenset[str] = field(default_factory=frozenset)  # one of these sub-resources
+    query: tuple[str, str] | None = None  # this query parameter with this value
+    header: str | None = None  # this header present
+
+
+_UPLOAD_PART_COPY: Final = "UploadPartCopy"  # routed, then answered NotImplemented
+_PART: Final = frozenset({"uploadId", "partNumber"})
+_RULES: Final = (
+    _Rule("bucket", "HEAD", "HeadBucket"),
+    _Rule("bucket", "GET", "GetBucketPolicy", frozenset({"policy"})),
+    _Rule("bucket", "GET", "GetBucketLocation", frozenset({"location"})),
+    _Rule("bucket", "GET", "ListMultipartUploads", frozenset({"uploads"})),
+    _Rule("bucket", "GET", "ListObjectsV2", query=("list-type", "2")),
+    _Rule("bucket", "GET", "ListObjects"),
+    _Rule("bucket", "PUT", "PutBucketPolicy", frozenset({"policy"})),
+    _Rule("bucket", "PUT", "CreateBucket"),
+    _Rule("bucket", "DELETE", "DeleteBucketPolicy", frozenset({"policy"})),
+    _Rule("bucket", "DELETE", "DeleteBucket"),
+    _Rule("bucket", "POST", "DeleteObjects", frozenset({"delete"})),
+    _Rule("object", "GET", "ListParts", frozenset({"uploadId"})),
+    _Rule("object", "GET", "GetObject"),
+    _Rule("object", "HEAD", "HeadObject"),
+    _Rule("object", "PUT", _UPLOAD_PART_COPY, _PART, header="x-amz-copy-source"),
+    _Rule("object", "PUT", "UploadPart", _PART),
+    _Rule("object", "PUT", "CopyObject", header="x-amz-copy-source"),
+    _Rule("object", "PUT", "PutObject"),
+    _Rule("object", "DELETE", "AbortMultipartUpload", frozenset({"uploadId"})),
+    _Rule("object", "DELETE", "DeleteObject"),
+    _Rule("object", "POST", "CreateMultipartUpload", frozenset({"uploads"})),
+    _Rule("object", "POST", "CompleteMultipartUpload", frozenset({"uploadId"})),
+)
+_BY_METHOD: Final[dict[tuple[str, str], tuple[_Rule, ...]]] = {
+    (level, method): tuple(r for r in _RULES if (r.level, r.method) == (level, method))
+    for level, method in {(r.level, r.method) for r in _RULES}
+}
+
+
 def decode_query(query: str) -> list[tuple[str, str]]:
     """Decoded (name, value) pairs; `+` stays a plus as in SigV4."""
     pairs = []
@@ -96,63 +142,38 @@ def route_request(
     if bucket is None:
         if method == "GET":
             return Route("ListBuckets")
-        raise S3Error(
-            "MethodNotAllowed", "The specified method is not allowed against this resource.", 405
-        )
+        raise _method_not_allowed()
     unsupported = names & _UNSUPPORTED
-    if key is None:
-        operation = _bucket_operation(method, names, dict(query))
-    else:
-        operation = _object_operation(method, names, headers)
-    if operation is None:
-        if unsupported:
-            raise not_implemented(", ".join(sorted(unsupported)))
-        raise S3Error(
-            "MethodNotAllowed", "The specified method is not allowed against this resource.", 405
-        )
+    operation = _match("bucket" if key is None else "object", method, names, query, headers)
+    if operation == _UPLOAD_PART_COPY:
+        raise not_implemented(_UPLOAD_PART_COPY)
     if unsupported:
         raise not_implemented(", ".join(sorted(unsupported)))
+    if operation is None:
+        raise _method_not_allowed()
     return Route(operation, bucket, key)
 
 
-def _bucket_operation(method: str, names: set[str], values: Mapping[str, str]) -> str | None:
-    if method == "HEAD":
-        return "HeadBucket"
-    if method == "GET":
-        if "policy" in names:
-            return "GetBucketPolicy"
-        if "location" in names:
-            return "GetBucketLocation"
-        if "uploads" in names:
-            return "ListMultipartUploads"
-        if values.get("list-type") == "2":
-            return "ListObjectsV2"
-        return "ListObjects"
-    if method == "PUT":
-        return "PutBucketPolicy" if "policy" in names else "CreateBucket"
-    if method == "DELETE":
-        return "DeleteBucketPolicy" if "policy" in names else "DeleteBucket"
-    if method == "POST" and "delete" in names:
-        return "DeleteObjects"
+def _match(
+    level: str,
+    method: str,
+    names: set[str],
+    query: Sequence[tuple[str, str]],
+    headers: Mapping[str, str],
+) -> str | None:
+    values = dict(query)
+    for rule in _BY_METHOD.get((level, method), ()):
+        if rule.any_of and not rule.any_of & names:
+            continue
+        if rule.query is not None and values.get(rule.query[0]) != rule.query[1]:
+            continue
+        if rule.header is not None and rule.header not in headers:
+            continue
+        return rule.operation
     return None
 
 
-def _object_operation(method: str, names: set[str], headers: Mapping[str, str]) -> str | None:
-    if method == "GET":
-        return "ListParts" if "uploadId" in names else "GetObject"
-    if method == "HEAD":
-        return "HeadObject"
-    if method == "PUT":
-        if "uploadId" in names or "partNumber" in names:
-            if "x-amz-copy-source" in headers:
-                raise not_implemented("UploadPartCopy")
-            return "UploadPart"
-        return "CopyObject" if "x-amz-copy-source" in headers else "PutObject"
-    if method == "DELETE":
-        return "AbortMultipartUpload" if "uploadId" in names else "DeleteObject"
-    if method == "POST":
-        if "uploads" in names:
-            return "CreateMultipartUpload"
-        if "uploadId" in names:
-            return "CompleteMultipartUpload"
-    return None
+def _method_not_allowed() -> S3Error:
+    return S3Error(
+        "MethodNotAllowed", "The specified method is not allowed against this resource.", 405
+    )

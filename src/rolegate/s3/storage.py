@@ -17,6 +17,8 @@ import hmac
 import os
 import time
 import uuid
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Final
@@ -28,6 +30,8 @@ from .errors import S3Error
 __all__ = ["BlobStore", "BlobWriter", "Ingest", "IngestResult"]
 
 COPY_CHUNK: Final = 8 * 1024 * 1024
+PARALLEL_HASH_MIN: Final = 1024 * 1024
+_HASHING: Final = ThreadPoolExecutor(max_workers=4, thread_name_prefix="rolegate-s3-hash")
 _TMP_SUFFIX: Final = ".part"
 
 
@@ -140,15 +144,31 @@ class BlobWriter:
         self.file: BinaryIO | None = open(self.tmp_path, "xb")  # noqa: SIM115
         self.size = 0
         self.committed = False
+        self._syncing: Future[None] | None = None
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
         assert self.file is not None
         self.file.write(data)
         self.size += len(data)
 
+    def start_sync(self) -> None:
+        """Flush and start writing back what was written so far, beside the writer (the
+        commit's fsync then only waits for the rest)."""
+        assert self.file is not None
+        self._wait_sync()
+        self.file.flush()
+        self._syncing = _HASHING.submit(os.fdatasync, self.file.fileno())
+
+    def _wait_sync(self) -> None:
+        if self._syncing is not None:
+            syncing, self._syncing = self._syncing, None
+            with contextlib.suppress(OSError):
+                syncing.result()
+
     def commit(self) -> str:
         """fsync, rename into `blobs/`; return the blob id."""
         assert self.file is not None
+        self._wait_sync()
         self.file.flush()
         os.fsync(self.file.fileno())
         self.file.close()
@@ -162,6 +182,7 @@ class BlobWriter:
 
     def abort(self) -> None:
         """Drop the temporary file (or the blob, if it was already renamed)."""
+        self._wait_sync()
         if self.file is not None:
             with contextlib.suppress(OSError):
                 self.file.close()
@@ -222,7 +243,6 @@ class Ingest:
         self.expected_sha256 = expected_sha256.lower() if expected_sha256 else None
         self.decoder = decoder
         self.md5 = hashlib.md5(usedforsecurity=False)
-        self.sha256 = hashlib.sha256() if self.expected_sha256 else None
         self.raw_size = 0
         self.checksums: dict[str, Checksum] = {}
         self.expected: dict[str, str] = {}
@@ -230,6 +250,15 @@ class Ingest:
             self.checksums[algorithm] = new_checksum(algorithm)
             if value is not None:
                 self.expected[algorithm] = value.strip()
+        # The signed payload hash covers the raw body; without aws-chunked framing that is
+        # the object itself, so an x-amz-checksum-sha256 shares the one running SHA-256.
+        self.sha256: Checksum | None = None
+        if self.expected_sha256:
+            shared = self.checksums.get("SHA256") if decoder is None else None
+            self.sha256 = shared or new_checksum("SHA256")
+        # MD5 (the ETag) and the write stay in the feeding thread; the other digests of a
+        # large batch run beside them on a hashing thread (hashlib and zlib release the GIL).
+        self._side = [c.update for c in self.checksums.values() if c is not self.sha256]
         self.content_md5: bytes | None = None
         if content_md5 is not None:
             self.content_md5 = _b64_md5(content_md5)
@@ -238,20 +267,48 @@ class Ingest:
         self.writer = store.create()
 
     def feed(self, data: bytes) -> None:
+        self.feed_all((data,))
+
+    def feed_all(self, pieces: Sequence[bytes]) -> None:
+        """Consume the next pieces of the body (one worker call for several MB)."""
         try:
-            if self.sha256 is not None:
-                self.sha256.update(data)
-            self.raw_size += len(data)
             if self.decoder is not None:
-                data = self.decoder.feed(data)
-            if self.writer.size + len(data) > self.max_size:
-                raise entity_too_large(self.writer.size + len(data), self.max_size)
-            self.md5.update(data)
-            for checksum in self.checksums.values():
-                checksum.update(data)
-            self.writer.write(data)
+                raw = pieces[0] if len(pieces) == 1 else b"".join(pieces)
+                if self.sha256 is not None:
+                    self.sha256.update(raw)
+                self.raw_size += len(raw)
+                data = self.decoder.feed(raw)
+                self._check_size(len(data))
+                self._digest((data,), self._side)
+                return
+            size = sum(len(piece) for piece in pieces)
+            self.raw_size += size
+            self._check_size(size)
+            side = self._side if self.sha256 is None else [self.sha256.update, *self._side]
+            self._digest(pieces, side)
         except AwsChunkedError as error:
             raise S3Error(error.code, error.message, error.status) from error
+
+    def _check_size(self, size: int) -> None:
+        if self.writer.size + size > self.max_size:
+            raise entity_too_large(self.writer.size + size, self.max_size)
+
+    def _digest(self, pieces: Sequence[bytes], side: Sequence[Callable[[bytes], None]]) -> None:
+        """MD5 and write here; the `side` digests beside, on a hashing thread when large (and
+        the write-back of a large batch starts at once)."""
+        large = sum(len(piece) for piece in pieces) >= PARALLEL_HASH_MIN
+        pending = _HASHING.submit(_update_all, side, pieces) if side and large else None
+        if pending is None:
+            _update_all(side, pieces)
+        try:
+            for piece in pieces:
+                self.md5.update(piece)
+                self.writer.write(piece)
+        finally:
+            if pending is not None:
+                pending.result()
+        if large:
+            self.writer.start_sync()
 
     def finish(self) -> IngestResult:
         """Verify everything declared, then fsync and rename the blob into place."""
@@ -271,7 +328,7 @@ class Ingest:
                 "HTTP header",
             )
         if self.sha256 is not None and self.expected_sha256 is not None:
-            actual = self.sha256.hexdigest()
+            actual = self.sha256.digest().hex()
             if not hmac.compare_digest(actual, self.expected_sha256):
                 raise S3Error(
                     "XAmzContentSHA256Mismatch",
@@ -314,6 +371,12 @@ class Ingest:
 
     def abort(self) -> None:
         self.writer.abort()
+
+
+def _update_all(updates: Sequence[Callable[[bytes], None]], pieces: Sequence[bytes]) -> None:
+    for update in updates:
+        for piece in pieces:
+            update(piece)
 
 
 def entity_too_large(proposed: int, allowed: int) -> S3Error:

@@ -1,0 +1,98 @@
+"""What an S3 operation works with: the store, the blob directory, the limits, and the
+authorization of a request against a bucket (the bucket policy as resource policy)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Final, TypeVar
+
+from starlette.concurrency import run_in_threadpool
+
+from ..policy.request import ContextValue
+from ..server.gateway import Gateway
+from ..store.database import Database, UnitOfWork
+from . import catalog
+from .access import authorize
+from .call import Call
+from .catalog import Bucket
+from .errors import no_such_bucket
+from .names import bucket_arn, object_arn
+from .storage import BlobStore
+
+__all__ = ["MAX_MULTIPART_SIZE", "MAX_OBJECT_SIZE", "MIN_PART_SIZE", "S3Context"]
+
+MAX_OBJECT_SIZE: Final = 5 * 1024**3  # one PUT or one part
+MAX_MULTIPART_SIZE: Final = 5 * 1024**4
+MIN_PART_SIZE: Final = 5 * 1024**2
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class S3Context:
+    gateway: Gateway
+    database: Database
+    store: BlobStore
+    max_object_size: int = MAX_OBJECT_SIZE
+    min_part_size: int = MIN_PART_SIZE
+    _sqlite_writers: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @contextmanager
+    def write(self) -> Iterator[UnitOfWork]:
+        """A write transaction. On SQLite the writers of this process queue on a lock first:
+        SQLite's own busy handler makes a waiting writer sleep in steps of up to 100 ms."""
+        if not self.database.is_sqlite:
+            with self.database.write() as uow:
+                yield uow
+            return
+        with self._sqlite_writers, self.database.write() as uow:
+            yield uow
+
+    async def thread(self, function: Callable[..., T], *args: Any) -> T:
+        """Run blocking work (store, files, hashing) in a worker thread."""
+        return await run_in_threadpool(function, *args)
+
+    def authorized_bucket(
+        self,
+        uow: UnitOfWork,
+        call: Call,
+        action: str | None = None,
+        *,
+        key: str | None = None,
+        keys: Mapping[str, ContextValue] | None = None,
+        bucket_name: str | None = None,
+    ) -> Bucket:
+        """Load the bucket and authorize `action` (default: the operation's) on it, or on
+        `key` in it.
+
+        A missing bucket is NoSuchBucket only to a caller whose own policies allow the action;
+        anyone else gets AccessDenied (AWS answers NoSuchBucket to everyone).
+        """
+        name = bucket_name or call.bucket
+        action = action or call.action
+        resource = object_arn(name, key) if key is not None else bucket_arn(name)
+        bucket = catalog.get_bucket(uow, name)
+        if bucket is None:
+            authorize(
+                call.info,
+                action,
+                resource,
+                owner_account=None,
+                bucket_policy=None,
+                bucket=name,
+                keys=keys,
+            )
+            raise no_such_bucket(name)
+        authorize(
+            call.info,
+            action,
+            resource,
+            owner_account=bucket.account_id,
+            bucket_policy=bucket.policy,
+            bucket=name,
+            keys=keys,
+        )
+        return bucket
