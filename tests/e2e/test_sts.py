@@ -430,6 +430,13 @@ def test_decode_authorization_message(world: World) -> None:
     )
     decoded = world.user("alice").decode_authorization_message(EncodedMessage=encoded)
     assert json.loads(decoded["DecodedMessage"])["context"]["action"] == "s3:GetObject"
+    foreign = seal_message(
+        {"allowed": False, "context": {"principal": {"arn": f"arn:aws:iam::{world.prod}:root"}}},
+        world.server.database_keys(),
+    )
+    with pytest.raises(ClientError) as caught:
+        world.user("alice").decode_authorization_message(EncodedMessage=foreign)
+    assert _error(caught)[:2] == ("InvalidAuthorizationMessageException", 400)
     with pytest.raises(ClientError) as caught:
         world.user("alice").decode_authorization_message(EncodedMessage="garbage")
     assert _error(caught)[:2] == ("InvalidAuthorizationMessageException", 400)

@@ -25,6 +25,7 @@ from ..iam.authorization import parsed_policy
 from ..iam.common import check_policy_document
 from ..ids import TEMPORARY_KEY_PREFIX, iam_arn, new_secret_access_key, new_unique_id
 from ..policy import PolicyKind, Request, evaluate
+from ..policy.request import account_of_arn
 from ..store.schema import managed_policies, roles
 from .tokens import SessionClaims, TokenError, open_message, seal_token
 
@@ -319,4 +320,16 @@ def decode_authorization_message(ctx: OperationContext) -> dict[str, str]:
             code="InvalidAuthorizationMessageException",
             http_status=400,
         ) from error
+    # A message tells about one account's principal and policies: only that account reads it.
+    try:
+        principal_arn = json.loads(decoded)["context"]["principal"]["arn"]
+    except (ValueError, KeyError, TypeError):
+        principal_arn = None
+    owner = account_of_arn(principal_arn) if isinstance(principal_arn, str) else None
+    if owner is not None and owner != ctx.caller.account_id:
+        raise ServiceError(
+            "The message was not issued for a principal of this account.",
+            code="InvalidAuthorizationMessageException",
+            http_status=400,
+        )
     return {"DecodedMessage": decoded}
