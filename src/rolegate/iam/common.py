@@ -6,20 +6,37 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Final
 from urllib.parse import quote
 
-from sqlalchemy import Row, Table, bindparam, delete, func, insert, select
+from sqlalchemy import Row, Table, bindparam, delete, func, insert, select, update
 
-from ..errors import InvalidInput, LimitExceeded, MalformedPolicyDocument, NoSuchEntity
+from ..errors import (
+    DeleteConflict,
+    EntityAlreadyExists,
+    InvalidInput,
+    LimitExceeded,
+    MalformedPolicyDocument,
+    NoSuchEntity,
+)
 from ..ids import iam_arn
 from ..policy import PolicyKind, PolicyValidationError, parse_policy
 from ..policy.errors import LIMIT_EXCEEDED
 from ..store.database import UnitOfWork
-from ..store.schema import entity_tags, groups, managed_policies, roles, users
+from ..store.schema import (
+    entity_tags,
+    groups,
+    inline_policies,
+    managed_policies,
+    policy_attachments,
+    roles,
+    users,
+)
 
 __all__ = [
     "MAX_TAGS",
+    "POLICY_CONFLICTS",
     "QUOTAS",
     "check_policy_document",
     "count",
+    "delete_named",
     "encode_document",
     "entity_arn",
     "find_named",
@@ -31,6 +48,7 @@ __all__ = [
     "list_tags",
     "put_tags",
     "remove_tags",
+    "rename_named",
 ]
 
 MAX_TAGS: Final = 50
@@ -83,6 +101,45 @@ def list_named(uow: UnitOfWork, table: Table, account_id: str, path_prefix: str)
         .order_by(table.c.name_key)
     )
     return list(rows)
+
+
+# Conflicts every user, group and role delete checks: (table, column naming the entity, why).
+POLICY_CONFLICTS: Final = (
+    (inline_policies, inline_policies.c.entity_id, "must delete policies first"),
+    (policy_attachments, policy_attachments.c.entity_id, "must detach all policies first"),
+)
+
+
+def rename_named(
+    uow: UnitOfWork,
+    table: Table,
+    row: Row[Any],
+    label: str,
+    new_name: str | None,
+    new_path: str | None,
+) -> None:
+    """UpdateUser / UpdateGroup: a new name (unique case-insensitively) and/or path."""
+    values: dict[str, str] = {}
+    if new_name is not None and new_name != row.name:
+        other = find_named(uow, table, row.account_id, new_name)
+        if other is not None and other.id != row.id:
+            raise EntityAlreadyExists(f"{label} with name {new_name} already exists.")
+        values.update(name=new_name, name_key=new_name.lower())
+    if new_path is not None:
+        values["path"] = new_path
+    if values:
+        uow.connection.execute(update(table).where(table.c.id == row.id).values(**values))
+
+
+def delete_named(
+    uow: UnitOfWork, table: Table, row: Row[Any], conflicts: Sequence[tuple[Table, Any, str]]
+) -> None:
+    """Delete a user / group / role and its tags, refusing while anything still uses it."""
+    for conflict_table, column, why in conflicts:
+        if count(uow, conflict_table, column == row.id):
+            raise DeleteConflict(f"Cannot delete entity, {why}.")
+    uow.connection.execute(delete(entity_tags).where(entity_tags.c.entity_id == row.id))
+    uow.connection.execute(delete(table).where(table.c.id == row.id))
 
 
 def _require(row: Row[Any] | None, kind: str, name: str) -> Row[Any]:

@@ -4,20 +4,27 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Row, delete, insert, select, update
+from sqlalchemy import Row, delete, insert, select
 
-from ..errors import DeleteConflict, EntityAlreadyExists, LimitExceeded, NoSuchEntity
+from ..errors import EntityAlreadyExists, LimitExceeded, NoSuchEntity
 from ..ids import GROUP_ID_PREFIX, iam_arn, new_unique_id
 from ..store.database import UnitOfWork, as_utc
 from ..store.schema import (
-    entity_tags,
     group_members,
     groups,
-    inline_policies,
-    policy_attachments,
     users,
 )
-from .common import QUOTAS, count, find_named, get_group, get_user, list_named
+from .common import (
+    POLICY_CONFLICTS,
+    QUOTAS,
+    count,
+    delete_named,
+    find_named,
+    get_group,
+    get_user,
+    list_named,
+    rename_named,
+)
 
 __all__ = [
     "add_user_to_group",
@@ -103,32 +110,21 @@ def update_group(
 ) -> None:
     uow.lock_account(account_id)
     row = get_group(uow, account_id, name)
-    values: dict[str, str] = {}
-    if new_name is not None and new_name != row.name:
-        other = find_named(uow, groups, account_id, new_name)
-        if other is not None and other.id != row.id:
-            raise EntityAlreadyExists(f"Group with name {new_name} already exists.")
-        values.update(name=new_name, name_key=new_name.lower())
-    if new_path is not None:
-        values["path"] = new_path
-    if values:
-        uow.connection.execute(update(groups).where(groups.c.id == row.id).values(**values))
+    rename_named(uow, groups, row, "Group", new_name, new_path)
 
 
 def delete_group(uow: UnitOfWork, account_id: str, name: str) -> None:
     uow.lock_account(account_id)
     row = get_group(uow, account_id, name)
-    conflicts = (
-        (group_members, group_members.c.group_id, "must remove users from group first"),
-        (inline_policies, inline_policies.c.entity_id, "must delete policies first"),
-        (policy_attachments, policy_attachments.c.entity_id, "must detach all policies first"),
+    delete_named(
+        uow,
+        groups,
+        row,
+        (
+            (group_members, group_members.c.group_id, "must remove users from group first"),
+            *POLICY_CONFLICTS,
+        ),
     )
-    for table, column, why in conflicts:
-        if count(uow, table, column == row.id):
-            raise DeleteConflict(f"Cannot delete entity, {why}.")
-    connection = uow.connection
-    connection.execute(delete(entity_tags).where(entity_tags.c.entity_id == row.id))
-    connection.execute(delete(groups).where(groups.c.id == row.id))
 
 
 def _is_member(uow: UnitOfWork, group_id: str, user_id: str) -> bool:

@@ -5,18 +5,19 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
-from sqlalchemy import Row, delete, insert, update
+from sqlalchemy import Row, insert, update
 
-from ..errors import DeleteConflict, EntityAlreadyExists, LimitExceeded
+from ..errors import EntityAlreadyExists, LimitExceeded
 from ..ids import ROLE_ID_PREFIX, iam_arn, new_unique_id
 from ..policy import PolicyKind
 from ..store.database import UnitOfWork, as_utc
-from ..store.schema import entity_tags, inline_policies, policy_attachments, roles
+from ..store.schema import roles
 from .boundaries import boundary_shape, resolve_boundary
 from .common import (
+    POLICY_CONFLICTS,
     QUOTAS,
     check_policy_document,
-    count,
+    delete_named,
     encode_document,
     find_named,
     get_role,
@@ -182,16 +183,7 @@ def update_trust_policy(uow: UnitOfWork, account_id: str, name: str, document: s
 def delete_role(uow: UnitOfWork, account_id: str, name: str) -> None:
     uow.lock_account(account_id)
     row = get_role(uow, account_id, name)
-    conflicts = (
-        (inline_policies, inline_policies.c.entity_id, "must delete policies first"),
-        (policy_attachments, policy_attachments.c.entity_id, "must detach all policies first"),
-    )
-    for table, column, why in conflicts:
-        if count(uow, table, column == row.id):
-            raise DeleteConflict(f"Cannot delete entity, {why}.")
-    connection = uow.connection
-    connection.execute(delete(entity_tags).where(entity_tags.c.entity_id == row.id))
-    connection.execute(delete(roles).where(roles.c.id == row.id))
+    delete_named(uow, roles, row, POLICY_CONFLICTS)
 
 
 def tag_role(

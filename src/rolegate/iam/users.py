@@ -5,23 +5,29 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Row, delete, insert, update
+from sqlalchemy import Row, insert
 
-from ..errors import DeleteConflict, EntityAlreadyExists
+from ..errors import EntityAlreadyExists
 from ..ids import USER_ID_PREFIX, iam_arn, new_unique_id
 from ..store.database import UnitOfWork, as_utc
 from ..store.schema import (
     access_keys,
-    entity_tags,
     group_members,
-    inline_policies,
     login_profiles,
     mfa_devices,
-    policy_attachments,
     users,
 )
 from .boundaries import boundary_shape, resolve_boundary
-from .common import count, find_named, get_user, list_named, list_tags, put_tags
+from .common import (
+    POLICY_CONFLICTS,
+    delete_named,
+    find_named,
+    get_user,
+    list_named,
+    list_tags,
+    put_tags,
+    rename_named,
+)
 
 __all__ = [
     "create_user",
@@ -103,32 +109,21 @@ def update_user(
 ) -> None:
     uow.lock_account(account_id)
     row = get_user(uow, account_id, name)
-    values: dict[str, str] = {}
-    if new_name is not None and new_name != row.name:
-        other = find_named(uow, users, account_id, new_name)
-        if other is not None and other.id != row.id:
-            raise EntityAlreadyExists(f"User with name {new_name} already exists.")
-        values.update(name=new_name, name_key=new_name.lower())
-    if new_path is not None:
-        values["path"] = new_path
-    if values:
-        uow.connection.execute(update(users).where(users.c.id == row.id).values(**values))
+    rename_named(uow, users, row, "User", new_name, new_path)
 
 
 def delete_user(uow: UnitOfWork, account_id: str, name: str) -> None:
     uow.lock_account(account_id)
     row = get_user(uow, account_id, name)
-    conflicts = (
-        (access_keys, access_keys.c.user_id, "must delete access keys first"),
-        (login_profiles, login_profiles.c.user_id, "must delete login profile first"),
-        (mfa_devices, mfa_devices.c.user_id, "must delete MFA device first"),
-        (group_members, group_members.c.user_id, "must remove users from group first"),
-        (inline_policies, inline_policies.c.entity_id, "must delete policies first"),
-        (policy_attachments, policy_attachments.c.entity_id, "must detach all policies first"),
+    delete_named(
+        uow,
+        users,
+        row,
+        (
+            (access_keys, access_keys.c.user_id, "must delete access keys first"),
+            (login_profiles, login_profiles.c.user_id, "must delete login profile first"),
+            (mfa_devices, mfa_devices.c.user_id, "must delete MFA device first"),
+            (group_members, group_members.c.user_id, "must remove users from group first"),
+            *POLICY_CONFLICTS,
+        ),
     )
-    for table, column, why in conflicts:
-        if count(uow, table, column == row.id):
-            raise DeleteConflict(f"Cannot delete entity, {why}.")
-    connection = uow.connection
-    connection.execute(delete(entity_tags).where(entity_tags.c.entity_id == row.id))
-    connection.execute(delete(users).where(users.c.id == row.id))
