@@ -28,6 +28,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from rolegate.iam.accounts import NewAccount
+from rolegate.s3.context import INLINE_OBJECT_SIZE
 from rolegate.s3.endpoint import default_data_dir
 from rolegate.wire import sigv4
 from rolegate.wire.aws_chunked import (
@@ -245,12 +246,35 @@ def test_put_get_head_delete_with_metadata(owner: Any, bucket: str) -> None:
 
 def test_overwrite_keeps_one_blob(owner: Any, bucket: str, server: RunningServer) -> None:
     before = blob_files(server)
-    for body in (b"one", b"two", b"three"):
+    bodies = [bytes([n]) * (INLINE_OBJECT_SIZE + n + 1) for n in range(3)]
+    for body in bodies:
         owner.put_object(Bucket=bucket, Key="k", Body=body)
-    assert owner.get_object(Bucket=bucket, Key="k")["Body"].read() == b"three"
+    assert owner.get_object(Bucket=bucket, Key="k")["Body"].read() == bodies[-1]
     assert len(blob_files(server) - before) == 1
+    owner.put_object(Bucket=bucket, Key="k", Body=b"small now")  # inline: no file
+    assert blob_files(server) - before == set()
+    assert owner.get_object(Bucket=bucket, Key="k")["Body"].read() == b"small now"
+    owner.put_object(Bucket=bucket, Key="k", Body=bodies[0])
     owner.delete_object(Bucket=bucket, Key="k")
     assert blob_files(server) - before == set()
+
+
+def test_small_objects_live_in_their_row(owner: Any, bucket: str, server: RunningServer) -> None:
+    before = blob_files(server)
+    limit = b"L" * INLINE_OBJECT_SIZE
+    for key, body in (("empty", b""), ("tiny", b"tiny"), ("limit", limit)):
+        owner.put_object(Bucket=bucket, Key=key, Body=body, Metadata={"m": key})
+        got = owner.get_object(Bucket=bucket, Key=key)
+        assert got["Body"].read() == body
+        assert got["Metadata"] == {"m": key}
+        assert got["ETag"] == f'"{hashlib.md5(body).hexdigest()}"'
+    ranged = owner.get_object(Bucket=bucket, Key="limit", Range="bytes=10-19")
+    assert ranged["Body"].read() == b"L" * 10
+    assert ranged["ContentRange"] == f"bytes 10-19/{INLINE_OBJECT_SIZE}"
+    owner.copy_object(Bucket=bucket, Key="copied", CopySource={"Bucket": bucket, "Key": "tiny"})
+    assert owner.get_object(Bucket=bucket, Key="copied")["Body"].read() == b"tiny"
+    assert blob_files(server) == before
+    assert temp_files(server) == []
 
 
 def test_range_and_conditional_get(owner: Any, bucket: str) -> None:
@@ -404,6 +428,41 @@ def test_upload_and_download_a_50_mb_file(owner: Any, bucket: str, tmp_path: Pat
     owner.download_file(bucket, "big.bin", str(target), Config=config)
     assert _sha256(target) == _sha256(source)
     assert owner.list_multipart_uploads(Bucket=bucket).get("Uploads") is None
+
+
+def test_completed_upload_is_its_parts(owner: Any, bucket: str, server: RunningServer) -> None:
+    """Completing writes no bytes: the object reads its part blobs in order (unused parts are
+    removed); ranges cross part boundaries; copies and deletes handle every blob."""
+    before = blob_files(server)
+    upload_id = owner.create_multipart_upload(Bucket=bucket, Key="parts")["UploadId"]
+    bodies = [os.urandom(5 * 1024 * 1024), os.urandom(5 * 1024 * 1024), b"last-part"]
+    etags = [
+        owner.upload_part(
+            Bucket=bucket, Key="parts", UploadId=upload_id, PartNumber=n + 1, Body=body
+        )["ETag"]
+        for n, body in enumerate(bodies)
+    ]
+    owner.upload_part(Bucket=bucket, Key="parts", UploadId=upload_id, PartNumber=9, Body=b"x")
+    owner.complete_multipart_upload(
+        Bucket=bucket,
+        Key="parts",
+        UploadId=upload_id,
+        MultipartUpload={"Parts": [{"PartNumber": n + 1, "ETag": e} for n, e in enumerate(etags)]},
+    )
+    assert len(blob_files(server) - before) == 3  # part 9 was not used
+    whole = b"".join(bodies)
+    assert owner.get_object(Bucket=bucket, Key="parts")["Body"].read() == whole
+    boundary = len(bodies[0])
+    for first, last in ((boundary - 3, boundary + 2), (0, len(whole) - 1), (len(whole) - 5, "")):
+        got = owner.get_object(Bucket=bucket, Key="parts", Range=f"bytes={first}-{last}")
+        end = len(whole) if last == "" else int(last) + 1
+        assert got["Body"].read() == whole[first:end]
+    owner.copy_object(Bucket=bucket, Key="copy", CopySource={"Bucket": bucket, "Key": "parts"})
+    owner.delete_object(Bucket=bucket, Key="parts")
+    assert owner.get_object(Bucket=bucket, Key="copy")["Body"].read() == whole
+    assert len(blob_files(server) - before) == 3
+    owner.put_object(Bucket=bucket, Key="copy", Body=b"small")
+    assert blob_files(server) - before == set()
 
 
 def test_multipart_operations(owner: Any, bucket: str, server: RunningServer) -> None:

@@ -13,7 +13,7 @@ import pytest
 from rolegate.iam.accounts import create_account
 from rolegate.s3 import catalog
 from rolegate.s3.access import validate_bucket_policy
-from rolegate.s3.catalog import ObjectRecord, prefix_end
+from rolegate.s3.catalog import Content, ObjectRecord, prefix_end
 from rolegate.s3.endpoint import default_data_dir
 from rolegate.s3.errors import S3Error
 from rolegate.s3.names import is_valid_bucket_name
@@ -170,17 +170,54 @@ def test_ingest_failures_leave_nothing(tmp_path: Path) -> None:
     assert [p for p in store.blobs.rglob("*") if p.is_file()] == []
 
 
-def test_duplicate_concat_and_sweep(tmp_path: Path) -> None:
+def test_blob_chain_reads_blobs_as_one_sequence(tmp_path: Path) -> None:
     store = BlobStore(tmp_path)
-    blobs = []
-    for piece in (b"one-", b"two-", b"three"):
+    segments = []
+    for piece in (b"one-", b"", b"two-", b"three"):
         writer = store.create()
         writer.write(piece)
-        blobs.append(writer.commit())
-    joined = store.concat(blobs)
-    assert store.path(joined).read_bytes() == b"one-two-three"
-    copy = store.duplicate(joined)
-    store.delete(joined)
+        segments.append((writer.commit(), len(piece)))
+    chain = store.open_chain(segments)
+    for blob, _size in segments:
+        store.delete(blob)  # open files stay readable
+    assert chain.size == 13
+    assert chain.read_all() == b"one-two-three"
+    whole = b"one-two-three"
+    for offset in range(14):
+        for length in (1, 3, 20):
+            got = chain.pread(length, offset)
+            assert got and whole[offset:].startswith(got) if offset < 13 else got == b""
+    chain.close()
+    with pytest.raises(FileNotFoundError):
+        store.open_chain(segments)
+
+
+def test_ingest_keeps_small_bodies_in_memory(tmp_path: Path) -> None:
+    store = BlobStore(tmp_path)
+    small = Ingest(store, max_size=100, expected_size=10, inline_limit=10)
+    small.feed(b"0123")
+    small.feed(b"456789")
+    result = small.finish()
+    assert (result.blob, result.inline, result.size) == (None, b"0123456789", 10)
+    assert list(store.tmp.iterdir()) == []
+    grown = Ingest(store, max_size=100, expected_size=11, inline_limit=10)
+    grown.feed(b"0123456789")
+    assert list(store.tmp.iterdir()) == []
+    grown.feed(b"a")
+    result = grown.finish()
+    assert result.inline is None and result.blob is not None
+    assert store.path(result.blob).read_bytes() == b"0123456789a"
+    empty_part = Ingest(store, max_size=100, expected_size=0).finish()
+    assert empty_part.blob is not None and store.path(empty_part.blob).read_bytes() == b""
+
+
+def test_duplicate_and_sweep(tmp_path: Path) -> None:
+    store = BlobStore(tmp_path)
+    writer = store.create()
+    writer.write(b"one-two-three")
+    blob = writer.commit()
+    copy = store.duplicate(blob)
+    store.delete(blob)
     assert store.path(copy).read_bytes() == b"one-two-three"
     stale = store.tmp / "dead.part"
     stale.write_bytes(b"partial")
@@ -227,7 +264,7 @@ def _fill(database: Database, keys: list[str]) -> None:
         for key in keys:
             catalog.put_object(
                 uow,
-                ObjectRecord("b", key, "blob" + str(len(key)), 1, "e", now, None, {}, {}),
+                ObjectRecord("b", key, Content(inline=b"x"), 1, "e", now, None, {}, {}),
             )
 
 

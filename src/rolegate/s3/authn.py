@@ -43,6 +43,7 @@ class Arrival:
     pairs: list[tuple[str, str]]
     source_ip: str
     secure: bool
+    object_data: bytes | None = None  # a small object body, read before authenticating
 
 
 def authenticate(gateway: Gateway, uow: UnitOfWork, arrival: Arrival) -> Call:
@@ -115,6 +116,7 @@ def authenticate(gateway: Gateway, uow: UnitOfWork, arrival: Arrival) -> Call:
         query={name: value for name, value in reversed(arrival.pairs)},
         query_pairs=arrival.pairs,
         body=http_request.body,
+        object_data=arrival.object_data,
         info=info,
         verified=verified,
         signing=signing,

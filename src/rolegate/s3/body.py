@@ -60,8 +60,9 @@ async def read_small_body(request: Request) -> bytes:
     return b"".join(chunks)
 
 
-def build_ingest(store: BlobStore, call: Call, max_size: int) -> Ingest:
-    """The ingest of an object body as the request's headers describe it."""
+def build_ingest(store: BlobStore, call: Call, max_size: int, inline_limit: int = 0) -> Ingest:
+    """The ingest of an object body as the request's headers describe it (bodies of at most
+    `inline_limit` bytes are kept in memory, not written to a blob)."""
     mode = (call.header("x-amz-content-sha256") or "").strip()
     encodings = [e.strip().lower() for e in (call.header("content-encoding") or "").split(",")]
     chunked = mode.startswith(STREAMING_PREFIX) or "aws-chunked" in encodings
@@ -86,6 +87,7 @@ def build_ingest(store: BlobStore, call: Call, max_size: int) -> Ingest:
             expected_size=length,
             decoder=decoder,
             content_md5=content_md5,
+            inline_limit=inline_limit,
         )
     checksums: dict[str, str | None] = {}
     for name, value in call.headers.items():
@@ -107,6 +109,7 @@ def build_ingest(store: BlobStore, call: Call, max_size: int) -> Ingest:
         expected_sha256=expected_sha256,
         checksums=checksums,
         content_md5=content_md5,
+        inline_limit=inline_limit,
     )
 
 

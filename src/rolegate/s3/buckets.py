@@ -67,7 +67,7 @@ async def create_bucket(context: S3Context, call: Call, request: Request) -> Res
         caller = call.info.caller
         if call.info.anonymous:
             raise access_denied()
-        with context.write() as uow:
+        with context.database.write() as uow:
             authorize(
                 call.info,
                 call.action,
@@ -119,7 +119,7 @@ async def get_bucket_location(context: S3Context, call: Call, request: Request) 
 
 async def delete_bucket(context: S3Context, call: Call, request: Request) -> Response:
     def run() -> None:
-        with context.write() as uow:
+        with context.database.write() as uow:
             context.authorized_bucket(uow, call)
             catalog.get_bucket(uow, call.bucket, for_update=True)
             if not catalog.bucket_is_empty(uow, call.bucket):
@@ -162,7 +162,7 @@ async def put_bucket_policy(context: S3Context, call: Call, request: Request) ->
     document = params.get("Policy") or ""
 
     def run() -> None:
-        with context.write() as uow:
+        with context.database.write() as uow:
             _policy_bucket(context, uow, call)
             validate_bucket_policy(document, call.bucket)
             catalog.set_bucket_policy(uow, call.bucket, document)
@@ -173,7 +173,7 @@ async def put_bucket_policy(context: S3Context, call: Call, request: Request) ->
 
 async def delete_bucket_policy(context: S3Context, call: Call, request: Request) -> Response:
     def run() -> None:
-        with context.write() as uow:
+        with context.database.write() as uow:
             _policy_bucket(context, uow, call)
             catalog.set_bucket_policy(uow, call.bucket, None)
 

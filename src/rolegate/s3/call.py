@@ -66,6 +66,7 @@ class Call:
     query: dict[str, str]
     query_pairs: list[tuple[str, str]]
     body: bytes | None
+    object_data: bytes | None  # PutObject's whole body when it was small enough to read first
     info: AccessInfo
     verified: sigv4.VerifiedRequest | None
     signing: ChunkSigning | None = None

@@ -21,6 +21,7 @@ from .schema import s3_buckets, s3_objects, s3_parts, s3_uploads
 
 __all__ = [
     "Bucket",
+    "Content",
     "ObjectRecord",
     "Part",
     "Upload",
@@ -45,10 +46,27 @@ class Bucket:
 
 
 @dataclass(frozen=True)
+class Content:
+    """Where an object's bytes are: in its row (`inline`), or in blob files read one after
+    the other (`segments` of (blob, size): one, or one per part of a multipart upload)."""
+
+    inline: bytes | None = None
+    segments: tuple[tuple[str, int], ...] = ()
+
+    @classmethod
+    def blob(cls, blob: str, size: int) -> Content:
+        return cls(segments=((blob, size),))
+
+    @property
+    def blobs(self) -> list[str]:
+        return [blob for blob, _size in self.segments]
+
+
+@dataclass(frozen=True)
 class ObjectRecord:
     bucket: str
     key: str
-    blob: str
+    content: Content
     size: int
     etag: str
     last_modified: datetime
@@ -102,7 +120,7 @@ _GET_BUCKET = select(s3_buckets).where(s3_buckets.c.name == bindparam("name"))
 _LOCK_BUCKET = _GET_BUCKET.with_for_update()
 _OBJECT_WHERE = and_(s3_objects.c.bucket == bindparam("b"), s3_objects.c.key == bindparam("k"))
 _GET_OBJECT = select(s3_objects).where(_OBJECT_WHERE)
-_OBJECT_BLOB = select(s3_objects.c.blob).where(_OBJECT_WHERE)
+_OBJECT_BLOBS = select(s3_objects.c.blob, s3_objects.c.segments).where(_OBJECT_WHERE)
 _INSERT_OBJECT = insert(s3_objects)
 _UPDATE_OBJECT = update(s3_objects).where(_OBJECT_WHERE)
 _DELETE_OBJECT = delete(s3_objects).where(_OBJECT_WHERE)
@@ -172,12 +190,36 @@ def set_bucket_policy(uow: UnitOfWork, name: str, policy: str | None) -> None:
 # ---------------------------------------------------------------------------- objects
 
 
+def _content_columns(content: Content) -> dict[str, Any]:
+    single = len(content.segments) == 1
+    return {
+        "inline_data": content.inline,
+        "blob": content.segments[0][0] if single else None,
+        "segments": json.dumps(content.segments) if len(content.segments) > 1 else None,
+    }
+
+
+def _blobs_of(row: Any) -> list[str]:
+    """The blob ids named by a row with `blob` and `segments` columns."""
+    if row.segments is not None:
+        return [str(blob) for blob, _size in json.loads(row.segments)]
+    return [str(row.blob)] if row.blob is not None else []
+
+
+def _content(row: Any) -> Content:
+    if row.inline_data is not None:
+        return Content(inline=bytes(row.inline_data))
+    if row.segments is not None:
+        return Content(segments=tuple((str(b), int(n)) for b, n in json.loads(row.segments)))
+    return Content.blob(row.blob, int(row.size))
+
+
 def _object(row: Any) -> ObjectRecord:
     headers, metadata = _read_attributes(row.attributes)
     return ObjectRecord(
         bucket=row.bucket,
         key=row.key,
-        blob=row.blob,
+        content=_content(row),
         size=int(row.size),
         etag=row.etag,
         last_modified=as_utc(row.last_modified),
@@ -196,13 +238,14 @@ def get_object(uow: UnitOfWork, bucket: str, key: str) -> ObjectRecord | None:
     return _object(row) if row is not None else None
 
 
-def put_object(uow: UnitOfWork, record: ObjectRecord) -> str | None:
-    """Insert or replace the row (the caller holds the bucket lock); return the old blob."""
+def put_object(uow: UnitOfWork, record: ObjectRecord) -> list[str]:
+    """Insert or replace the row (the caller holds the bucket lock); return the blobs of the
+    object it replaced."""
     connection = uow.connection
     where = {"b": record.bucket, "k": record.key}
-    old = connection.execute(_OBJECT_BLOB, where).scalar()
+    old = connection.execute(_OBJECT_BLOBS, where).first()
     values = {
-        "blob": record.blob,
+        **_content_columns(record.content),
         "size": record.size,
         "etag": record.etag,
         "last_modified": record.last_modified,
@@ -215,18 +258,19 @@ def put_object(uow: UnitOfWork, record: ObjectRecord) -> str | None:
     }
     if old is None:
         connection.execute(_INSERT_OBJECT, {"bucket": record.bucket, "key": record.key, **values})
-    else:
-        connection.execute(_UPDATE_OBJECT, {**where, **values})
-    return str(old) if old is not None else None
+        return []
+    connection.execute(_UPDATE_OBJECT, {**where, **values})
+    return _blobs_of(old)
 
 
-def delete_object(uow: UnitOfWork, bucket: str, key: str) -> str | None:
-    """Delete the row; return its blob (None when there was no such object)."""
+def delete_object(uow: UnitOfWork, bucket: str, key: str) -> list[str]:
+    """Delete the row; return its blobs (none when there was no such object)."""
     where = {"b": bucket, "k": key}
-    old = uow.connection.execute(_OBJECT_BLOB, where).scalar()
-    if old is not None:
-        uow.connection.execute(_DELETE_OBJECT, where)
-    return str(old) if old is not None else None
+    old = uow.connection.execute(_OBJECT_BLOBS, where).first()
+    if old is None:
+        return []
+    uow.connection.execute(_DELETE_OBJECT, where)
+    return _blobs_of(old)
 
 
 @dataclass(frozen=True)

@@ -3,10 +3,8 @@ authorization of a request against a bucket (the bucket policy as resource polic
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, Final, TypeVar
 
 from starlette.concurrency import run_in_threadpool
@@ -22,11 +20,19 @@ from .errors import no_such_bucket
 from .names import bucket_arn, object_arn
 from .storage import BlobStore
 
-__all__ = ["MAX_MULTIPART_SIZE", "MAX_OBJECT_SIZE", "MIN_PART_SIZE", "S3Context"]
+__all__ = [
+    "INLINE_OBJECT_SIZE",
+    "MAX_MULTIPART_SIZE",
+    "MAX_OBJECT_SIZE",
+    "MIN_PART_SIZE",
+    "S3Context",
+]
 
 MAX_OBJECT_SIZE: Final = 5 * 1024**3  # one PUT or one part
 MAX_MULTIPART_SIZE: Final = 5 * 1024**4
 MIN_PART_SIZE: Final = 5 * 1024**2
+# Objects up to this size are kept in their metadata row: no file, no fsync, one transaction.
+INLINE_OBJECT_SIZE: Final = 64 * 1024
 
 T = TypeVar("T")
 
@@ -38,18 +44,7 @@ class S3Context:
     store: BlobStore
     max_object_size: int = MAX_OBJECT_SIZE
     min_part_size: int = MIN_PART_SIZE
-    _sqlite_writers: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    @contextmanager
-    def write(self) -> Iterator[UnitOfWork]:
-        """A write transaction. On SQLite the writers of this process queue on a lock first:
-        SQLite's own busy handler makes a waiting writer sleep in steps of up to 100 ms."""
-        if not self.database.is_sqlite:
-            with self.database.write() as uow:
-                yield uow
-            return
-        with self._sqlite_writers, self.database.write() as uow:
-            yield uow
+    inline_object_size: int = INLINE_OBJECT_SIZE
 
     async def thread(self, function: Callable[..., T], *args: Any) -> T:
         """Run blocking work (store, files, hashing) in a worker thread."""

@@ -88,7 +88,12 @@ class S3Endpoint:
             route = route_request(method, raw_path, pairs, headers)
             route_streams = route.streams_body
             operation = OPERATIONS[route.operation]
-            body = None if route.streams_body else await read_small_body(request)
+            body = object_data = None
+            if not route.streams_body:
+                body = await read_small_body(request)
+            elif operation.complete is not None and self._fits_inline(headers):
+                object_data = await read_small_body(request)
+                request.state.body_received = True
             arrival = Arrival(
                 request_id=request_id,
                 route=route,
@@ -98,6 +103,7 @@ class S3Endpoint:
                 pairs=pairs,
                 source_ip=request.client.host if request.client else "127.0.0.1",
                 secure=scope.get("scheme") == "https",
+                object_data=object_data,
             )
             call = await run_in_threadpool(self._admit, arrival, operation)
             response = await operation.handler(self.context, call, request)
@@ -122,15 +128,22 @@ class S3Endpoint:
             )
             return _error_response(internal, request_id, resource, method)
 
+    def _fits_inline(self, headers: dict[str, str]) -> bool:
+        """A body declared small enough to be read before authenticating (and kept inline)."""
+        length = headers.get("content-length", "").strip()
+        return length.isdigit() and int(length) <= self.context.inline_object_size
+
     def _admit(self, arrival: Arrival, operation: Operation) -> Call:
-        """Authenticate, check a buffered body's digests, and run the operation's `prepare`:
-        one worker call, one read transaction."""
+        """Authenticate, check a buffered body's digests, and run the operation's `prepare`
+        (one read transaction), then its `complete`: one worker call."""
         with self.database.read() as uow:
             call = authenticate(self.gateway, uow, arrival)
             if call.body:
                 verify_body_digests(call.headers, call.body)
             if operation.prepare is not None:
                 call.prepared = operation.prepare(self.context, uow, call)
+        if operation.complete is not None:
+            call.prepared = operation.complete(self.context, call)
         return call
 
 

@@ -1,5 +1,5 @@
-"""Multipart uploads: create, upload a part, complete (parts concatenated into one blob),
-abort, and list parts and uploads."""
+"""Multipart uploads: create, upload a part, complete (the parts' blobs become the object's
+blobs, in order: no bytes are copied), abort, and list parts and uploads."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from ..wire.checksums import UnsupportedChecksumAlgorithm, composite_checksum, n
 from . import catalog
 from .body import build_ingest, receive
 from .call import Call, acl_keys, owner, parse_int, quote_etag, respond
-from .catalog import Bucket, ObjectRecord, Part, Upload
+from .catalog import Bucket, Content, ObjectRecord, Part, Upload
 from .context import MAX_MULTIPART_SIZE, S3Context
 from .errors import S3Error, invalid_argument, invalid_request, malformed_xml, no_such_upload
 from .objects import commit_object, object_headers
@@ -73,7 +73,7 @@ async def create_multipart_upload(context: S3Context, call: Call, request: Reque
     )
 
     def run() -> None:
-        with context.write() as uow:
+        with context.database.write() as uow:
             context.authorized_bucket(uow, call, key=call.key, keys=keys)
             catalog.create_upload(uow, replace(upload, initiated=uow.now))
 
@@ -114,6 +114,7 @@ async def upload_part(context: S3Context, call: Call, request: Request) -> Respo
             if upload.checksum_algorithm and result.checksum_algorithm == upload.checksum_algorithm
             else None
         )
+        assert result.blob is not None  # parts are never inline
         part = Part(
             number,
             result.blob,
@@ -123,7 +124,7 @@ async def upload_part(context: S3Context, call: Call, request: Request) -> Respo
             context.database.clock.now(),
         )
         try:
-            with context.write() as uow:
+            with context.database.write() as uow:
                 if not catalog.lock_upload(uow, upload.upload_id):
                     raise no_such_upload(upload.upload_id)
                 old = catalog.put_part(uow, upload.upload_id, replace(part, last_modified=uow.now))
@@ -203,10 +204,6 @@ async def complete_multipart_upload(context: S3Context, call: Call, request: Req
             _, upload = _upload_for(context, uow, call)
             stored = {p.part_number: p for p in catalog.list_parts(uow, upload.upload_id)}
         chosen = _chosen_parts(context, upload, stored, requested)
-        try:
-            blob = context.store.concat([p.blob for p in chosen])
-        except FileNotFoundError:
-            raise no_such_upload(upload.upload_id) from None
         md5s = b"".join(bytes.fromhex(p.etag) for p in chosen)
         etag = f"{hashlib.md5(md5s, usedforsecurity=False).hexdigest()}-{len(chosen)}"
         checksum_value = None
@@ -217,7 +214,7 @@ async def complete_multipart_upload(context: S3Context, call: Call, request: Req
         record = ObjectRecord(
             bucket=call.bucket,
             key=call.key,
-            blob=blob,
+            content=Content(segments=tuple((p.blob, p.size) for p in chosen)),
             size=sum(p.size for p in chosen),
             etag=etag,
             last_modified=context.database.clock.now(),
@@ -247,7 +244,7 @@ async def complete_multipart_upload(context: S3Context, call: Call, request: Req
 
 async def abort_multipart_upload(context: S3Context, call: Call, request: Request) -> Response:
     def run() -> None:
-        with context.write() as uow:
+        with context.database.write() as uow:
             _, upload = _upload_for(context, uow, call)
             catalog.lock_upload(uow, upload.upload_id)
             blobs = catalog.delete_upload(uow, upload.upload_id)

@@ -1,9 +1,11 @@
 """Object writes: PutObject, CopyObject, DeleteObject, DeleteObjects, and the commit that
-points a key at a new blob (temp file, fsync, rename, then the metadata row)."""
+points a key at new content (temp file, fsync, rename, then the metadata row; a small
+object's bytes go into the row itself)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any, Final
 from urllib.parse import unquote
 
@@ -16,7 +18,7 @@ from . import catalog
 from .access import decide, denied_message
 from .body import build_ingest, receive
 from .call import Call, acl_keys, etag_matches, http_date, quote_etag, respond, whole_seconds
-from .catalog import ObjectRecord
+from .catalog import Content, ObjectRecord
 from .context import MAX_OBJECT_SIZE, S3Context
 from .errors import (
     S3Error,
@@ -35,6 +37,8 @@ from .storage import Ingest, IngestResult
 __all__ = [
     "ObjectHeaders",
     "commit_object",
+    "complete_small_put_object",
+    "content_of",
     "copy_object",
     "delete_object",
     "delete_objects",
@@ -90,23 +94,22 @@ def object_headers(call: Call) -> ObjectHeaders:
 
 def commit_object(
     context: S3Context, call: Call, record: ObjectRecord, *, upload_id: str | None = None
-) -> list[str]:
-    """Point the key at the new blob (the blob is removed again if this fails); then delete
-    the blob it replaced. With `upload_id`, the upload ends in the same commit and its part
-    blobs are returned (already removed). Blocking: run in a worker thread."""
+) -> None:
+    """Point the key at the new content, then delete the blobs it replaced. If this fails,
+    the new blobs are removed again. With `upload_id`, the upload ends in the same commit:
+    its parts are the new content's blobs, the parts not used are removed. Blocking: run in a
+    worker thread."""
     if_none_match = call.header("if-none-match") if call.method in ("PUT", "POST") else None
     if_match = call.header("if-match") if call.method in ("PUT", "POST") else None
     try:
-        with context.write() as uow:
-            old, parts = _commit(uow, record, upload_id, if_none_match, if_match)
+        with context.database.write() as uow:
+            replaced = _commit(uow, record, upload_id, if_none_match, if_match)
     except BaseException:
-        context.store.delete(record.blob)
+        if upload_id is None:
+            context.store.delete_all(record.content.blobs)
         raise
-    garbage = [*parts]
-    if old is not None and old != record.blob:
-        garbage.append(old)
-    context.store.delete_all(garbage)
-    return parts
+    kept = set(record.content.blobs)
+    context.store.delete_all([blob for blob in replaced if blob not in kept])
 
 
 def _commit(
@@ -115,7 +118,8 @@ def _commit(
     upload_id: str | None,
     if_none_match: str | None,
     if_match: str | None,
-) -> tuple[str | None, list[str]]:
+) -> list[str]:
+    """The metadata commit; returns the blobs no longer referenced."""
     record_now = replace(record, last_modified=uow.now)
     if catalog.get_bucket(uow, record.bucket, for_update=True) is None:
         raise no_such_bucket(record.bucket)
@@ -124,6 +128,8 @@ def _commit(
         if not catalog.lock_upload(uow, upload_id):
             raise no_such_upload(upload_id)
         parts = catalog.delete_upload(uow, upload_id)
+        if not set(record.content.blobs) <= set(parts):  # a part was uploaded again meanwhile
+            raise no_such_upload(upload_id)
     if if_none_match is not None or if_match is not None:
         existing = catalog.get_object(uow, record.bucket, record.key)
         if (
@@ -136,19 +142,20 @@ def _commit(
             if existing is None:
                 raise no_such_key(record.key)
             raise precondition_failed("If-Match")
-    return catalog.put_object(uow, record_now), parts
+    return catalog.put_object(uow, record_now) + parts
 
 
 @dataclass(frozen=True)
 class _PutPlan:
     headers: ObjectHeaders
     ingest: Ingest
+    result: IngestResult | None = None  # set when the body was small and already committed
 
 
 def prepare_put_object(context: S3Context, uow: UnitOfWork, call: Call) -> _PutPlan:
     """In the authenticating worker call: check the headers, open the blob, authorize."""
     headers = object_headers(call)
-    ingest = build_ingest(context.store, call, context.max_object_size)
+    ingest = build_ingest(context.store, call, context.max_object_size, context.inline_object_size)
     try:
         context.authorized_bucket(uow, call, key=call.key, keys=acl_keys(call))
     except BaseException:
@@ -157,28 +164,47 @@ def prepare_put_object(context: S3Context, uow: UnitOfWork, call: Call) -> _PutP
     return _PutPlan(headers, ingest)
 
 
+def complete_small_put_object(context: S3Context, call: Call) -> _PutPlan:
+    """After authorization, in the same worker call: a body that was read whole (small) is
+    verified and committed here, so a small PUT takes one worker call."""
+    plan: _PutPlan = call.prepared
+    if call.object_data is None:
+        return plan
+    try:
+        plan.ingest.feed(call.object_data)
+        result = plan.ingest.finish()
+    except BaseException:
+        plan.ingest.abort()
+        raise
+    return replace(plan, result=_commit_put(context, call, plan, result))
+
+
+def _commit_put(
+    context: S3Context, call: Call, plan: _PutPlan, result: IngestResult
+) -> IngestResult:
+    record = ObjectRecord(
+        bucket=call.bucket,
+        key=call.key,
+        content=content_of(result),
+        size=result.size,
+        etag=result.md5_hex,
+        last_modified=context.database.clock.now(),
+        content_type=plan.headers.content_type,
+        headers=plan.headers.headers,
+        metadata=plan.headers.metadata,
+        checksum_algorithm=result.checksum_algorithm,
+        checksum_value=result.checksum_value,
+        checksum_type="FULL_OBJECT" if result.checksum_algorithm else None,
+    )
+    commit_object(context, call, record)
+    return result
+
+
 async def put_object(context: S3Context, call: Call, request: Request) -> Response:
     plan: _PutPlan = call.prepared
-
-    def commit(result: IngestResult) -> IngestResult:
-        record = ObjectRecord(
-            bucket=call.bucket,
-            key=call.key,
-            blob=result.blob,
-            size=result.size,
-            etag=result.md5_hex,
-            last_modified=context.database.clock.now(),
-            content_type=plan.headers.content_type,
-            headers=plan.headers.headers,
-            metadata=plan.headers.metadata,
-            checksum_algorithm=result.checksum_algorithm,
-            checksum_value=result.checksum_value,
-            checksum_type="FULL_OBJECT" if result.checksum_algorithm else None,
-        )
-        commit_object(context, call, record)
-        return result
-
-    result = await receive(request, plan.ingest, commit)
+    result = plan.result
+    if result is None:
+        result = await receive(request, plan.ingest, partial(_commit_put, context, call, plan))
     response: dict[str, Any] = {"ETag": quote_etag(result.md5_hex)}
     if result.checksum_algorithm and result.checksum_value:
         response[f"Checksum{result.checksum_algorithm}"] = result.checksum_value
@@ -216,15 +242,15 @@ async def copy_object(context: S3Context, call: Call, request: Request) -> Respo
                 f"copy source: {MAX_OBJECT_SIZE}"
             )
         try:
-            blob = context.store.duplicate(source.blob)
+            content = _duplicate(context, source.content)
         except FileNotFoundError:  # overwritten meanwhile: copy what is there now
             with context.database.read() as uow:
                 fresh = catalog.get_object(uow, source_bucket, source_key)
             if fresh is None:
                 raise no_such_key(source_key) from None
             source = fresh
-            blob = context.store.duplicate(source.blob)
-        copied = replace(source, bucket=call.bucket, key=call.key, blob=blob)
+            content = _duplicate(context, source.content)
+        copied = replace(source, bucket=call.bucket, key=call.key, content=content)
         if replaced is not None:
             copied = replace(
                 copied,
@@ -246,12 +272,11 @@ async def copy_object(context: S3Context, call: Call, request: Request) -> Respo
 
 async def delete_object(context: S3Context, call: Call, request: Request) -> Response:
     def run() -> None:
-        with context.write() as uow:
+        with context.database.write() as uow:
             context.authorized_bucket(uow, call, key=call.key)
             catalog.get_bucket(uow, call.bucket, for_update=True)
             old = catalog.delete_object(uow, call.bucket, call.key)
-        if old is not None:
-            context.store.delete(old)
+        context.store.delete_all(old)
 
     await context.thread(run)
     return respond("DeleteObject", None)
@@ -275,7 +300,7 @@ async def delete_objects(context: S3Context, call: Call, request: Request) -> Re
         deleted: list[dict[str, Any]] = []
         errors: list[dict[str, Any]] = []
         blobs: list[str] = []
-        with context.write() as uow:
+        with context.database.write() as uow:
             bucket = catalog.get_bucket(uow, call.bucket, for_update=True)
             if bucket is None:
                 context.authorized_bucket(uow, call, "s3:DeleteObject", key="*")
@@ -297,9 +322,7 @@ async def delete_objects(context: S3Context, call: Call, request: Request) -> Re
                     )
                     errors.append({"Key": key, "Code": "AccessDenied", "Message": message})
                     continue
-                old = catalog.delete_object(uow, call.bucket, key)
-                if old is not None:
-                    blobs.append(old)
+                blobs.extend(catalog.delete_object(uow, call.bucket, key))
                 if not quiet:
                     deleted.append({"Key": key})
         context.store.delete_all(blobs)
@@ -307,6 +330,25 @@ async def delete_objects(context: S3Context, call: Call, request: Request) -> Re
 
     deleted, errors = await context.thread(run)
     return respond("DeleteObjects", {"Deleted": deleted or None, "Errors": errors or None})
+
+
+def content_of(result: IngestResult) -> Content:
+    if result.inline is not None:
+        return Content(inline=result.inline)
+    assert result.blob is not None
+    return Content.blob(result.blob, result.size)
+
+
+def _duplicate(context: S3Context, content: Content) -> Content:
+    """The same bytes under new blob ids (FileNotFoundError when a blob is gone)."""
+    segments: list[tuple[str, int]] = []
+    try:
+        for blob, size in content.segments:
+            segments.append((context.store.duplicate(blob), size))
+    except BaseException:
+        context.store.delete_all([blob for blob, _size in segments])
+        raise
+    return Content(inline=content.inline, segments=tuple(segments))
 
 
 def _check_copy_conditions(call: Call, source: ObjectRecord) -> None:

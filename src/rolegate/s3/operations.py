@@ -3,7 +3,9 @@ optional `prepare` step.
 
 `prepare(context, uow, call)` runs in the worker call and transaction that authenticated the
 request (its result is `call.prepared`): an operation whose work is a few reads, such as
-GetObject, is then answered with one worker call and one transaction. The async `handler`
+GetObject, is then answered with one worker call and one transaction. `complete(context,
+call)`, when given, runs next in the same worker call after that transaction (its result
+replaces `call.prepared`): a small PutObject writes and commits there. The async `handler`
 does the rest (streaming a body, another transaction) and builds the response.
 """
 
@@ -21,10 +23,11 @@ from . import buckets, listing, multipart, objects, reads
 from .call import Call
 from .context import S3Context
 
-__all__ = ["OPERATIONS", "Handler", "Operation", "Prepare"]
+__all__ = ["OPERATIONS", "Complete", "Handler", "Operation", "Prepare"]
 
 Handler = Callable[[S3Context, Call, Request], Awaitable[Response]]
 Prepare = Callable[[S3Context, UnitOfWork, Call], Any]
+Complete = Callable[[S3Context, Call], Any]
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,7 @@ class Operation:
     action: str
     handler: Handler
     prepare: Prepare | None = None
+    complete: Complete | None = None
 
 
 def _table(*operations: Operation) -> dict[str, Operation]:
@@ -60,7 +64,13 @@ OPERATIONS: Final[Mapping[str, Operation]] = _table(
     # objects
     Operation("GetObject", "s3:GetObject", reads.get_object, reads.open_object),
     Operation("HeadObject", "s3:GetObject", reads.head_object, reads.open_object_head),
-    Operation("PutObject", "s3:PutObject", objects.put_object, objects.prepare_put_object),
+    Operation(
+        "PutObject",
+        "s3:PutObject",
+        objects.put_object,
+        objects.prepare_put_object,
+        objects.complete_small_put_object,
+    ),
     Operation("CopyObject", "s3:PutObject", objects.copy_object),
     Operation("DeleteObject", "s3:DeleteObject", objects.delete_object),
     Operation("DeleteObjects", "s3:DeleteObject", objects.delete_objects),

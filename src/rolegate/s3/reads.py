@@ -1,17 +1,17 @@
 """GetObject and HeadObject: conditional requests, single byte ranges, response overrides.
 
 `open_object` runs in the worker call that authenticated the request (same transaction): it
-authorizes, reads the row and opens the blob, and reads a small object whole, so a small GET
-is one worker call; a large one streams from the open file in MB reads.
+authorizes, reads the row and opens the blobs, and reads a small object whole (or takes it
+from the row), so a small GET is one worker call; a large one streams from the open files in
+MB reads.
 """
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any, BinaryIO, Final
+from typing import Any, Final
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -33,6 +33,7 @@ from .catalog import ObjectRecord
 from .context import S3Context
 from .errors import S3Error, invalid_request, no_such_key, precondition_failed
 from .names import bucket_arn
+from .storage import BlobChain
 
 __all__ = [
     "STORED_HEADERS",
@@ -66,15 +67,15 @@ _OPEN_ATTEMPTS: Final = 5
 
 @dataclass(frozen=True)
 class Opened:
-    """The object row and its bytes: read whole (`data`), an open `file`, or neither (HEAD)."""
+    """The object row and its bytes: read whole (`data`), open `blobs`, or neither (HEAD)."""
 
     record: ObjectRecord
-    file: BinaryIO | None = None
+    blobs: BlobChain | None = None
     data: bytes | None = None
 
     def close(self) -> None:
-        if self.file is not None:
-            self.file.close()
+        if self.blobs is not None:
+            self.blobs.close()
 
 
 def _find(context: S3Context, uow: UnitOfWork, call: Call) -> ObjectRecord:
@@ -104,19 +105,23 @@ def open_object_head(context: S3Context, uow: UnitOfWork, call: Call) -> Opened:
 
 
 def open_object(context: S3Context, uow: UnitOfWork, call: Call) -> Opened:
-    """Open the blob (retrying if an overwrite removed it between the row and the open)."""
+    """Open the blobs (retrying if an overwrite removed them between the row and the open)."""
     record = _find(context, uow, call)
     for _attempt in range(_OPEN_ATTEMPTS):
+        if record.content.inline is not None:
+            return Opened(record, data=record.content.inline)
         try:
-            file = context.store.open(record.blob)
+            blobs = context.store.open_chain(record.content.segments)
         except FileNotFoundError:
             with context.database.read() as fresh:
                 record = _find(context, fresh, call)
             continue
         if record.size > SMALL_OBJECT:
-            return Opened(record, file=file)
-        with file:
-            return Opened(record, data=file.read())
+            return Opened(record, blobs=blobs)
+        try:
+            return Opened(record, data=blobs.read_all())
+        finally:
+            blobs.close()
     raise S3Error("InternalError", "We encountered an internal error. Please try again.", 500)
 
 
@@ -182,25 +187,24 @@ def _respond(call: Call, opened: Opened, *, head: bool) -> Response:
             return Response(None, code, headers)
         if opened.data is not None:
             return Response(opened.data[start : start + length], code, headers)
-        assert opened.file is not None
-        file, opened = opened.file, Opened(record)  # the stream owns the file now
-        return StreamingResponse(_stream(file, start, length), code, headers)
+        assert opened.blobs is not None
+        blobs, opened = opened.blobs, Opened(record)  # the stream owns the files now
+        return StreamingResponse(_stream(blobs, start, length), code, headers)
     finally:
         opened.close()
 
 
-async def _stream(file: BinaryIO, start: int, length: int) -> AsyncIterator[bytes]:
+async def _stream(blobs: BlobChain, start: int, length: int) -> AsyncIterator[bytes]:
     try:
-        fd = file.fileno()
         offset, end = start, start + length
         while offset < end:
-            chunk = await run_in_threadpool(os.pread, fd, min(READ_SIZE, end - offset), offset)
+            chunk = await run_in_threadpool(blobs.pread, min(READ_SIZE, end - offset), offset)
             if not chunk:
                 break
             offset += len(chunk)
             yield chunk
     finally:
-        file.close()
+        blobs.close()
 
 
 def parse_range(value: str | None, size: int) -> tuple[int, int] | None:

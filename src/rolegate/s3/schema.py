@@ -1,6 +1,8 @@
 """The S3 tables, on the store's shared `metadata` (migration 0003 creates them).
 
-Object bytes live on the filesystem (`rolegate.s3.storage`); a row names its blob file.
+Object bytes live on the filesystem (`rolegate.s3.storage`): a row names its blob file, or
+its blobs in order (`segments`, a completed multipart upload); a small object's bytes are in
+its row (`inline_data`, the last column so listings never read it).
 Keys sort by their UTF-8 bytes as S3 lists them: SQLite's default BINARY collation does
 that, PostgreSQL needs the "C" collation on the key columns.
 """
@@ -13,6 +15,7 @@ from sqlalchemy import (
     DateTime,
     ForeignKey,
     Integer,
+    LargeBinary,
     PrimaryKeyConstraint,
     String,
     Table,
@@ -52,7 +55,7 @@ s3_objects = Table(
     metadata,
     Column("bucket", String(63), ForeignKey("s3_buckets.name"), nullable=False),
     Column("key", key_type(), nullable=False),
-    Column("blob", String(64), nullable=False),
+    Column("blob", String(64), nullable=True),
     Column("size", BigInteger, nullable=False),
     Column("etag", String(64), nullable=False),
     _when("last_modified"),
@@ -63,6 +66,8 @@ s3_objects = Table(
     Column("checksum_value", String(128), nullable=True),
     Column("checksum_type", String(16), nullable=True),
     Column("parts_count", Integer, nullable=True),
+    Column("segments", Text, nullable=True),  # JSON [[blob, size], ...] of 2+ blobs
+    Column("inline_data", LargeBinary, nullable=True),
     PrimaryKeyConstraint("bucket", "key", name="pk_s3_objects"),
 )
 

@@ -6,11 +6,16 @@ that leaves at most a temporary file (swept on start) or an unreferenced blob, n
 that points at partial bytes. Blobs are never modified: an overwrite writes a new blob and
 deletes the old one after the row changed, so a reader that already opened the old file keeps
 reading a complete object.
+
+An object is a sequence of blobs (one per multipart part: completing an upload writes no
+bytes) or, when small, held in its metadata row (`Ingest(inline_limit=...)`): a small PUT is
+then one transaction and no file at all.
 """
 
 from __future__ import annotations
 
 import base64
+import bisect
 import contextlib
 import hashlib
 import hmac
@@ -27,7 +32,7 @@ from ..wire.aws_chunked import AwsChunkedDecoder, AwsChunkedError
 from ..wire.checksums import Checksum, new_checksum
 from .errors import S3Error
 
-__all__ = ["BlobStore", "BlobWriter", "Ingest", "IngestResult"]
+__all__ = ["BlobChain", "BlobStore", "BlobWriter", "Ingest", "IngestResult"]
 
 COPY_CHUNK: Final = 8 * 1024 * 1024
 PARALLEL_HASH_MIN: Final = 1024 * 1024
@@ -90,17 +95,18 @@ class BlobStore:
         _fsync_directory(target.parent)
         return new_id
 
-    def concat(self, blobs: list[str]) -> str:
-        """A new blob holding the given blobs one after the other (multipart completion)."""
-        writer = self.create()
+    def open_chain(self, segments: Sequence[tuple[str, int]]) -> BlobChain:
+        """Open an object's blobs, in order (FileNotFoundError when one was deleted meanwhile:
+        the object was overwritten)."""
+        files: list[BinaryIO] = []
         try:
-            for blob in blobs:
-                with open(self.path(blob), "rb") as source:
-                    _copy(source, writer)
-            return writer.commit()
+            for blob, _size in segments:
+                files.append(self.open(blob))
         except BaseException:
-            writer.abort()
+            for file in files:
+                file.close()
             raise
+        return BlobChain(files, [size for _blob, size in segments])
 
     def sweep(self, older_than: float = 3600.0) -> int:
         """Delete temporary files left by a crash (older than `older_than` seconds)."""
@@ -132,6 +138,35 @@ def _copy(source: BinaryIO, writer: BlobWriter) -> None:
             out.seek(writer.size)
     while chunk := source.read(COPY_CHUNK):
         writer.write(chunk)
+
+
+class BlobChain:
+    """Open blob files read as one byte sequence (they stay readable after being deleted)."""
+
+    def __init__(self, files: list[BinaryIO], sizes: list[int]) -> None:
+        self.files = files
+        self.starts: list[int] = []
+        offset = 0
+        for size in sizes:
+            self.starts.append(offset)
+            offset += size
+        self.size = offset
+
+    def pread(self, length: int, offset: int) -> bytes:
+        """Up to `length` bytes at `offset`, from one blob (less at a blob's end)."""
+        index = bisect.bisect_right(self.starts, offset) - 1
+        if index < 0 or offset >= self.size:
+            return b""
+        while index + 1 < len(self.starts) and self.starts[index + 1] == offset:
+            index += 1  # skip empty blobs
+        return os.pread(self.files[index].fileno(), length, offset - self.starts[index])
+
+    def read_all(self) -> bytes:
+        return b"".join(file.read() for file in self.files)
+
+    def close(self) -> None:
+        for file in self.files:
+            file.close()
 
 
 class BlobWriter:
@@ -204,7 +239,10 @@ def _fsync_directory(directory: Path) -> None:
 
 @dataclass(frozen=True)
 class IngestResult:
-    blob: str
+    """A received body: in a committed blob, or held in memory (`inline`) when small."""
+
+    blob: str | None
+    inline: bytes | None
     size: int
     md5_hex: str
     checksum_algorithm: str | None
@@ -224,7 +262,8 @@ class Ingest:
 
     `expected_sha256` is a signed hex payload hash to verify; `checksums` maps algorithm to
     the expected base64 value (None: compute only); `decoder` decodes aws-chunked framing
-    (and verifies its own trailing checksums); `content_md5` is the Content-MD5 header.
+    (and verifies its own trailing checksums); `content_md5` is the Content-MD5 header. A
+    body of at most `inline_limit` bytes stays in memory and no blob is written.
     """
 
     def __init__(
@@ -237,8 +276,11 @@ class Ingest:
         checksums: dict[str, str | None] | None = None,
         decoder: AwsChunkedDecoder | None = None,
         content_md5: str | None = None,
+        inline_limit: int = 0,
     ) -> None:
+        self.store = store
         self.max_size = max_size
+        self.inline_limit = inline_limit
         self.expected_size = expected_size
         self.expected_sha256 = expected_sha256.lower() if expected_sha256 else None
         self.decoder = decoder
@@ -264,7 +306,9 @@ class Ingest:
             self.content_md5 = _b64_md5(content_md5)
             if self.content_md5 is None:
                 raise S3Error("InvalidDigest", "The Content-MD5 you specified was invalid.")
-        self.writer = store.create()
+        self.size = 0
+        self.held: list[bytes] = []
+        self.writer: BlobWriter | None = None
 
     def feed(self, data: bytes) -> None:
         self.feed_all((data,))
@@ -290,8 +334,8 @@ class Ingest:
             raise S3Error(error.code, error.message, error.status) from error
 
     def _check_size(self, size: int) -> None:
-        if self.writer.size + size > self.max_size:
-            raise entity_too_large(self.writer.size + size, self.max_size)
+        if self.size + size > self.max_size:
+            raise entity_too_large(self.size + size, self.max_size)
 
     def _digest(self, pieces: Sequence[bytes], side: Sequence[Callable[[bytes], None]]) -> None:
         """MD5 and write here; the `side` digests beside, on a hashing thread when large (and
@@ -301,14 +345,32 @@ class Ingest:
         if pending is None:
             _update_all(side, pieces)
         try:
+            size = 0
             for piece in pieces:
                 self.md5.update(piece)
-                self.writer.write(piece)
+                size += len(piece)
+            writer = self._writer_for(size)
+            if writer is None:
+                self.held.extend(pieces)
+            else:
+                for piece in pieces:
+                    writer.write(piece)
+            self.size += size
         finally:
             if pending is not None:
                 pending.result()
-        if large:
+        if large and self.writer is not None:
             self.writer.start_sync()
+
+    def _writer_for(self, incoming: int) -> BlobWriter | None:
+        """The blob to write to, created (with what was held so far) once the body outgrows
+        `inline_limit`; None while it still fits in memory."""
+        if self.writer is None and self.size + incoming > self.inline_limit:
+            self.writer = self.store.create()
+            for piece in self.held:
+                self.writer.write(piece)
+            self.held = []
+        return self.writer
 
     def finish(self) -> IngestResult:
         """Verify everything declared, then fsync and rename the blob into place."""
@@ -351,8 +413,15 @@ class Ingest:
                     f"The {algorithm} you specified did not match the calculated checksum.",
                 )
         stored_algorithm, stored_value = self._stored_checksum()
-        blob = self.writer.commit()
-        return IngestResult(blob, self.writer.size, digest.hex(), stored_algorithm, stored_value)
+        if self.writer is None and self.inline_limit > 0:
+            inline = b"".join(self.held)
+            return IngestResult(
+                None, inline, self.size, digest.hex(), stored_algorithm, stored_value
+            )
+        writer = self._writer_for(self.inline_limit + 1)  # an empty part still gets its blob
+        assert writer is not None
+        blob = writer.commit()
+        return IngestResult(blob, None, self.size, digest.hex(), stored_algorithm, stored_value)
 
     def _stored_checksum(self) -> tuple[str | None, str | None]:
         if self.decoder is not None:
@@ -370,7 +439,9 @@ class Ingest:
         return None, None
 
     def abort(self) -> None:
-        self.writer.abort()
+        self.held = []
+        if self.writer is not None:
+            self.writer.abort()
 
 
 def _update_all(updates: Sequence[Callable[[bytes], None]], pieces: Sequence[bytes]) -> None:

@@ -6,10 +6,15 @@ that account's `generation` (`UnitOfWork.lock_account`): on PostgreSQL the UPDAT
 row lock, so writers to one account are serialized and check-then-insert rules (two access
 keys per user, name uniqueness) hold under races; on SQLite `BEGIN IMMEDIATE` takes the
 database write lock. The generation also tells every node that cached policies are stale.
+
+SQLite writers first queue at a `WriteGate` (threads on a lock, processes on an flock of a
+file beside the database): SQLite's own busy handler polls, sleeping up to 100 ms a step,
+while a queue hands the lock to the next writer at once.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,6 +24,11 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, update
 from sqlalchemy.engine import make_url
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not on Windows: threads still queue
+    fcntl = None  # type: ignore[assignment]
 
 from ..clock import Clock, SystemClock
 from .schema import accounts
@@ -72,6 +82,49 @@ def _engine_for(url: str) -> Engine:
     return create_engine(parsed, pool_size=8, max_overflow=16, pool_pre_ping=True)
 
 
+class WriteGate:
+    """Where the SQLite writers of all processes on one database file wait their turn."""
+
+    def __init__(self, lock_file: Path | None) -> None:
+        self._threads = threading.Lock()
+        self._lock_file = lock_file
+        self._fd: int | None = None
+
+    @contextmanager
+    def turn(self) -> Iterator[None]:
+        with self._threads:
+            fd = self._descriptor()
+            if fd is None:
+                yield
+                return
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+
+    def _descriptor(self) -> int | None:
+        if self._fd is None and self._lock_file is not None and fcntl is not None:
+            self._fd = os.open(self._lock_file, os.O_RDWR | os.O_CREAT, 0o600)
+        return self._fd
+
+    def close(self) -> None:
+        with self._threads:
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
+
+
+def _write_gate(url: str) -> WriteGate | None:
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return None
+    database = parsed.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return WriteGate(None)
+    return WriteGate(Path(f"{database}.write-lock"))
+
+
 class UnitOfWork:
     """One transaction: the connection, the time it started, and the account locks taken."""
 
@@ -97,6 +150,7 @@ class Database:
         self.url = url
         self.clock: Clock = clock or SystemClock()
         self.engine = _engine_for(url)
+        self._gate = _write_gate(url)
         self._migrated = threading.Event()
 
     @property
@@ -112,6 +166,15 @@ class Database:
 
     @contextmanager
     def write(self) -> Iterator[UnitOfWork]:
+        if self._gate is None:
+            with self._write() as uow:
+                yield uow
+            return
+        with self._gate.turn(), self._write() as uow:
+            yield uow
+
+    @contextmanager
+    def _write(self) -> Iterator[UnitOfWork]:
         with self.engine.connect() as connection:
             connection = connection.execution_options(**{_WRITE_OPTION: True})
             with connection.begin():
@@ -124,3 +187,5 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self._gate is not None:
+            self._gate.close()
