@@ -15,12 +15,12 @@ import functools
 import hashlib
 import hmac
 import re
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import ClassVar
-from urllib.parse import quote, unquote_to_bytes
+from urllib.parse import quote, quote_from_bytes, unquote_to_bytes
 
 __all__ = [
     "ALGORITHM",
@@ -67,9 +67,22 @@ MAX_PRESIGNED_EXPIRES_SECONDS = 604800
 DEFAULT_MAX_SKEW = timedelta(minutes=5)
 
 _AMZ_DATE_FORMAT = "%Y%m%dT%H%M%SZ"
+# For an input of this shape strptime(_AMZ_DATE_FORMAT) reads every field at its full width
+# (4 digits of year, 2 of each other field), which is what _amz_datetime relies on.
 _AMZ_DATE_PATTERN = re.compile(r"[0-9]{8}T[0-9]{6}Z")
 _SHA256_HEX_PATTERN = re.compile(r"[0-9a-fA-F]{64}")
 _SIGNING_KEY_CACHE_SIZE = 256
+_AMZ_DATE_CACHE_SIZE = 64
+# RFC 3986 unreserved characters: what ``_uri_encode`` leaves as is.
+_UNRESERVED_BYTES = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.~"
+# The Authorization header exactly as AWS SDKs write it. A value of this shape parses to the
+# same result through the general parser; anything else takes the general path. Values are
+# printable ASCII without space, ',' or '=', so no stripping or splitting can change them.
+_AUTHORIZATION_VALUE = r"([\x21-\x2b\x2d-\x3c\x3e-\x7e]+)"
+_SDK_AUTHORIZATION_PATTERN = re.compile(
+    f"{ALGORITHM} Credential={_AUTHORIZATION_VALUE}, ?"
+    f"SignedHeaders={_AUTHORIZATION_VALUE}, ?Signature={_AUTHORIZATION_VALUE}"
+)
 
 # S3 signs the path exactly as sent (single-encoded, never normalized); every other service
 # normalizes it and encodes it once more.
@@ -223,7 +236,7 @@ class HttpRequest:
     body_sha256: str | None = None
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "headers", tuple((n, v) for n, v in self.headers))
+        object.__setattr__(self, "headers", tuple([(n, v) for n, v in self.headers]))
 
     def header_values(self, name: str) -> list[str]:
         """Every value of header ``name`` (case-insensitive), in arrival order."""
@@ -296,6 +309,16 @@ class VerifiedRequest:
 
 def parse_authorization_header(value: str) -> AuthorizationHeader:
     """Parse ``AWS4-HMAC-SHA256 Credential=..., SignedHeaders=..., Signature=...``."""
+    sdk_form = _SDK_AUTHORIZATION_PATTERN.fullmatch(value)
+    if sdk_form is not None:
+        credential, signed_headers, signature = sdk_form.groups()
+        access_key_id, scope = _parse_credential(credential, IncompleteSignature)
+        return AuthorizationHeader(
+            access_key_id=access_key_id,
+            scope=scope,
+            signed_headers=_parse_signed_headers(signed_headers, IncompleteSignature),
+            signature=signature,
+        )
     algorithm, _, rest = value.strip().partition(" ")
     if algorithm != ALGORITHM:
         raise IncompleteSignature(f"Unsupported AWS 'algorithm': '{algorithm}'")
@@ -390,13 +413,15 @@ def _parse_credential(
 
 
 def _parse_signed_headers(value: str, error: type[IncompleteSignature]) -> tuple[str, ...]:
-    names = tuple(name.strip().lower() for name in value.split(";"))
+    names = tuple([name.strip().lower() for name in value.split(";")])
     if not all(names):
         raise error(f"SignedHeaders is mal-formed: '{value}'.")
     return names
 
 
 def _decoded_query_pairs(query: str) -> list[tuple[str, str]]:
+    if not query:
+        return []
     pairs = []
     for part in query.split("&"):
         if part:
@@ -407,6 +432,8 @@ def _decoded_query_pairs(query: str) -> list[tuple[str, str]]:
 
 def _percent_decode(text: str) -> str:
     # '+' stays a literal plus: SigV4 uses RFC 3986 encoding, not HTML form encoding.
+    if "%" not in text and text.isascii():
+        return text  # nothing to decode: the UTF-8 round trip is the identity
     return unquote_to_bytes(text).decode("utf-8", "replace")
 
 
@@ -422,6 +449,8 @@ def canonical_uri(path: str, service: str) -> str:
     """
     if service in _UNNORMALIZED_PATH_SERVICES:
         return path or "/"
+    if path == "/":
+        return path
     return quote(_remove_dot_segments(path), safe="/~")
 
 
@@ -447,6 +476,8 @@ def canonical_query_string(query: str, *, exclude: Collection[str] = ()) -> str:
     sorted by encoded name then value. Parameters whose decoded name is in ``exclude`` (for a
     presigned request: ``X-Amz-Signature``) are left out.
     """
+    if not query:
+        return ""
     encoded_pairs = []
     for part in query.split("&"):
         if not part:
@@ -460,7 +491,9 @@ def canonical_query_string(query: str, *, exclude: Collection[str] = ()) -> str:
 
 
 def _uri_encode(raw: bytes) -> str:
-    return quote(raw, safe="-_.~")
+    if not raw.rstrip(_UNRESERVED_BYTES):
+        return raw.decode("ascii")  # nothing to encode
+    return quote_from_bytes(raw, safe="-_.~")
 
 
 def canonical_headers(headers: Sequence[tuple[str, str]], signed_headers: Sequence[str]) -> str:
@@ -469,12 +502,32 @@ def canonical_headers(headers: Sequence[tuple[str, str]], signed_headers: Sequen
     Values are trimmed with inner whitespace runs (including folded continuation lines)
     collapsed to one space; repeated headers are joined with ``,`` in arrival order.
     """
-    values_by_name: dict[str, list[str]] = {}
+    return _canonical_headers(_index_headers(headers), signed_headers)
+
+
+def _index_headers(headers: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
+    """Header values by trimmed, lower-cased name, in arrival order."""
+    index: dict[str, list[str]] = {}
     for name, item in headers:
-        values_by_name.setdefault(name.strip().lower(), []).append(item)
+        key = name.strip().lower()
+        values = index.get(key)
+        if values is None:
+            index[key] = [item]
+        else:
+            values.append(item)
+    return index
+
+
+def _canonical_headers(index: dict[str, list[str]], signed_headers: Sequence[str]) -> str:
     lines = []
     for name in signed_headers:
-        joined = ",".join(" ".join(item.split()) for item in values_by_name.get(name, ()))
+        values = index.get(name)
+        if not values:
+            joined = ""
+        elif len(values) == 1:
+            joined = " ".join(values[0].split())
+        else:
+            joined = ",".join([" ".join(item.split()) for item in values])
         lines.append(f"{name}:{joined}\n")
     return "".join(lines)
 
@@ -523,7 +576,18 @@ def _derive_signing_key_cached(
 
 def compute_signature(signing_key: bytes, string_to_sign: str) -> str:
     """Hex HMAC-SHA256 of ``string_to_sign`` under ``signing_key``."""
-    return hmac.new(signing_key, string_to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
+    if not isinstance(signing_key, bytes):  # e.g. a bytearray: not hashable, so not cached
+        return hmac.new(signing_key, string_to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
+    mac = _keyed_hmac(signing_key).copy()
+    mac.update(string_to_sign.encode("utf-8"))
+    return mac.hexdigest()
+
+
+@functools.lru_cache(maxsize=_SIGNING_KEY_CACHE_SIZE)
+def _keyed_hmac(signing_key: bytes) -> hmac.HMAC:
+    # An HMAC keyed but not yet fed: copying it skips the key schedule. Never updated itself,
+    # so concurrent copies are safe.
+    return hmac.new(signing_key, digestmod=hashlib.sha256)
 
 
 def payload_hash(request: HttpRequest, *, presigned: bool, service: str) -> str:
@@ -534,16 +598,23 @@ def payload_hash(request: HttpRequest, *, presigned: bool, service: str) -> str:
     everything else hashes the body.
     """
     header = _single_header(request, "x-amz-content-sha256")
+    return _payload_hash(header, request, presigned=presigned, service=service)[0]
+
+
+def _payload_hash(
+    header: str | None, request: HttpRequest, *, presigned: bool, service: str
+) -> tuple[str, bool]:
+    """``payload_hash`` given the ``x-amz-content-sha256`` value, and whether it is the body's."""
     if header is not None:
-        return header
+        return header, False
     if presigned and service in _UNNORMALIZED_PATH_SERVICES:
-        return UNSIGNED_PAYLOAD
+        return UNSIGNED_PAYLOAD, False
     actual = _actual_body_sha256(request)
     if actual is None:
         raise ValueError(
             "request body is not available: pass body_sha256 or require x-amz-content-sha256"
         )
-    return actual
+    return actual, True
 
 
 def _actual_body_sha256(request: HttpRequest) -> str | None:
@@ -587,7 +658,8 @@ def verify(
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     server_time = now.astimezone(UTC)
-    authorization = _single_header(request, "authorization")
+    headers = _index_headers(request.headers)
+    authorization = _single_value(headers, "authorization")
     query_names = {name for name, _ in _decoded_query_pairs(request.query)}
     presigned = bool(query_names & _PRESIGNED_MARKER_PARAMS)
     if authorization is not None and presigned:
@@ -598,8 +670,8 @@ def verify(
     params: AuthorizationHeader | PresignedQuery
     if authorization is not None:
         params = parse_authorization_header(authorization)
-        amz_date = _header_amz_date(request, authorization)
-        security_token = _single_header(request, "x-amz-security-token")
+        amz_date = _header_amz_date(headers, authorization)
+        security_token = _single_value(headers, "x-amz-security-token")
         if security_token is None:
             security_token = _single_query_value(request.query, _QUERY_SECURITY_TOKEN)
     else:
@@ -607,7 +679,7 @@ def verify(
         amz_date = params.amz_date
         security_token = params.security_token
         if security_token is None:
-            security_token = _single_header(request, "x-amz-security-token")
+            security_token = _single_value(headers, "x-amz-security-token")
     request_time = _parse_amz_date(amz_date)
     if request_time is None:
         raise IncompleteSignature(_bad_date_message(amz_date))
@@ -632,13 +704,18 @@ def verify(
         _check_not_expired(amz_date, request_time, server_time, max_skew)
 
     service = params.scope.service
-    hashed_payload = payload_hash(request, presigned=presigned, service=service)
+    hashed_payload, hashed_from_body = _payload_hash(
+        _single_value(headers, "x-amz-content-sha256"),
+        request,
+        presigned=presigned,
+        service=service,
+    )
     excluded = (_QUERY_SIGNATURE,) if presigned else ()
     creq = canonical_request(
         request.method,
         canonical_uri(request.path, service),
         canonical_query_string(request.query, exclude=excluded),
-        canonical_headers(request.headers, params.signed_headers),
+        _canonical_headers(headers, params.signed_headers),
         params.signed_headers,
         hashed_payload,
     )
@@ -648,6 +725,11 @@ def verify(
     expected = compute_signature(signing_key, string_to_sign(amz_date, params.scope, creq))
     if not hmac.compare_digest(expected.encode("ascii"), params.signature.encode("utf-8")):
         raise SignatureDoesNotMatch()
+    if hashed_from_body:
+        # The hash is the body's own: checking it against the body would hash it again.
+        payload_verified = _SHA256_HEX_PATTERN.fullmatch(hashed_payload) is not None
+    else:
+        payload_verified = _check_payload(request, hashed_payload)
 
     return VerifiedRequest(
         access_key_id=params.access_key_id,
@@ -660,12 +742,17 @@ def verify(
         expires_at=expires_at,
         signature=params.signature,
         payload_hash=hashed_payload,
-        payload_verified=_check_payload(request, hashed_payload),
+        payload_verified=payload_verified,
     )
 
 
 def _single_header(request: HttpRequest, name: str) -> str | None:
-    values = request.header_values(name)
+    return _single_value({name: request.header_values(name)}, name)
+
+
+def _single_value(index: dict[str, list[str]], name: str) -> str | None:
+    """The one value of lower-case header ``name`` in ``index``, or None; raise on repeats."""
+    values = index.get(name)
     if not values:
         return None
     if len(values) > 1:
@@ -680,13 +767,13 @@ def _single_query_value(query: str, name: str) -> str | None:
     return values[0] if values else None
 
 
-def _header_amz_date(request: HttpRequest, authorization: str) -> str:
-    amz_date = _single_header(request, "x-amz-date")
+def _header_amz_date(headers: dict[str, list[str]], authorization: str) -> str:
+    amz_date = _single_value(headers, "x-amz-date")
     if amz_date is not None:
         if _parse_amz_date(amz_date) is None:
             raise IncompleteSignature(_bad_date_message(amz_date))
         return amz_date
-    http_date = _single_header(request, "date")
+    http_date = _single_value(headers, "date")
     if http_date is None:
         raise IncompleteSignature(
             "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' "
@@ -702,11 +789,27 @@ def _header_amz_date(request: HttpRequest, authorization: str) -> str:
 
 
 def _parse_amz_date(amz_date: str) -> datetime | None:
+    """``strptime(amz_date, _AMZ_DATE_FORMAT)`` in UTC, or None; without strptime's cost."""
     if not _AMZ_DATE_PATTERN.fullmatch(amz_date):
         return None
+    return _amz_datetime(amz_date)
+
+
+@functools.lru_cache(maxsize=_AMZ_DATE_CACHE_SIZE)
+def _amz_datetime(amz_date: str) -> datetime | None:
+    # Only called with a string that fully matches _AMZ_DATE_PATTERN (16 ASCII characters, so
+    # the cache stays small); a request's date is parsed twice and is shared by its neighbours.
     try:
-        return datetime.strptime(amz_date, _AMZ_DATE_FORMAT).replace(tzinfo=UTC)
-    except ValueError:
+        return datetime(
+            int(amz_date[0:4]),
+            int(amz_date[4:6]),
+            int(amz_date[6:8]),
+            int(amz_date[9:11]),
+            int(amz_date[11:13]),
+            int(amz_date[13:15]),
+            tzinfo=UTC,
+        )
+    except ValueError:  # a day, hour, ... out of range: strptime rejects it too
         return None
 
 
