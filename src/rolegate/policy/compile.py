@@ -169,9 +169,7 @@ class CompiledStatement:
             )
         assert resource_applies is not None and condition is not None
         return lambda request, context: (
-            _DIRECT
-            if resource_applies(request.resource, context) and condition(context)
-            else _NONE
+            _DIRECT if resource_applies(request.resource, context) and condition(context) else _NONE
         )
 
     def _applies(self, request: Request, context: Context) -> int:

@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from ..policy.request import ContextValue
 from ..server.gateway import Gateway
 from ..store.database import Database, UnitOfWork
+from ..store.group_commit import GroupCommit
 from . import catalog
 from .access import authorize
 from .call import Call
@@ -42,6 +43,7 @@ class S3Context:
     gateway: Gateway
     database: Database
     store: BlobStore
+    commits: GroupCommit
     max_object_size: int = MAX_OBJECT_SIZE
     min_part_size: int = MIN_PART_SIZE
     inline_object_size: int = INLINE_OBJECT_SIZE

@@ -126,11 +126,15 @@ def _write_gate(url: str) -> WriteGate | None:
 
 
 class UnitOfWork:
-    """One transaction: the connection, the time it started, and the account locks taken."""
+    """One transaction: the connection, the time it started, and the account locks taken.
 
-    def __init__(self, connection: Connection, now: datetime) -> None:
+    `serialized`: the store runs one writer at a time (SQLite), so a writer needs no row
+    locks to keep what it read unchanged until it commits."""
+
+    def __init__(self, connection: Connection, now: datetime, *, serialized: bool = False) -> None:
         self.connection = connection
         self.now = now
+        self.serialized = serialized
         self._locked: set[str] = set()
 
     def lock_account(self, account_id: str) -> None:
@@ -178,7 +182,7 @@ class Database:
         with self.engine.connect() as connection:
             connection = connection.execution_options(**{_WRITE_OPTION: True})
             with connection.begin():
-                yield UnitOfWork(connection, self.clock.now())
+                yield UnitOfWork(connection, self.clock.now(), serialized=self.is_sqlite)
 
     @contextmanager
     def read(self) -> Iterator[UnitOfWork]:
