@@ -76,7 +76,10 @@ def _engine_for(url: str) -> Engine:
         @event.listens_for(engine, "begin")
         def _sqlite_begin(connection: Connection) -> None:
             writing = connection.get_execution_options().get(_WRITE_OPTION, False)
-            connection.exec_driver_sql("BEGIN IMMEDIATE" if writing else "BEGIN")
+            # Straight to the driver: this runs for every transaction.
+            driver = connection.connection.driver_connection
+            assert driver is not None
+            driver.execute("BEGIN IMMEDIATE" if writing else "BEGIN")
 
         return engine
     return create_engine(parsed, pool_size=8, max_overflow=16, pool_pre_ping=True)
