@@ -132,3 +132,59 @@ def test_a_policy_change_on_one_node_is_seen_by_another_at_once(
         assert _outcome(on_other_node.list_users) == "InvalidClientTokenId"
     finally:
         other.stop()
+
+
+def test_a_bucket_policy_change_on_one_node_is_seen_by_another_at_once(
+    server: RunningServer, root_iam: Any, account: NewAccount
+) -> None:
+    """Bucket rows are cached per node by the owner account's generation."""
+    other = RunningServer(server.database.url).start()
+    try:
+
+        def s3_on(node: RunningServer, key_id: str, secret: str) -> Any:
+            return boto3.client(
+                "s3",
+                endpoint_url=node.url,
+                region_name="us-east-1",
+                aws_access_key_id=key_id,
+                aws_secret_access_key=secret,
+            )
+
+        owner = s3_on(server, account.access_key_id, account.secret_access_key)
+        owner.create_bucket(Bucket="cached-policy")
+        owner.put_object(Bucket="cached-policy", Key="k", Body=b"v")
+        root_iam.create_user(UserName="reader")
+        root_iam.put_user_policy(
+            UserName="reader",
+            PolicyName="read",
+            PolicyDocument=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}],
+                }
+            ),
+        )
+        key = root_iam.create_access_key(UserName="reader")["AccessKey"]
+        reader = s3_on(other, key["AccessKeyId"], key["SecretAccessKey"])
+        read = lambda: reader.get_object(Bucket="cached-policy", Key="k")  # noqa: E731
+        assert _outcome(read) == "ok"  # the other node now caches the bucket row
+        deny = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Deny",
+                    "Principal": "*",
+                    "Action": "s3:GetObject",
+                    "Resource": "arn:aws:s3:::cached-policy/*",
+                }
+            ],
+        }
+        owner.put_bucket_policy(Bucket="cached-policy", Policy=json.dumps(deny))
+        assert _outcome(read) == "AccessDenied"
+        owner.delete_bucket_policy(Bucket="cached-policy")
+        assert _outcome(read) == "ok"
+        owner.delete_object(Bucket="cached-policy", Key="k")
+        owner.delete_bucket(Bucket="cached-policy")
+        assert _outcome(read) == "NoSuchBucket"
+    finally:
+        other.stop()

@@ -3,6 +3,9 @@
 Plain functions over a `UnitOfWork`. Writers to a bucket take the bucket row `FOR UPDATE`
 (PostgreSQL; SQLite serializes writers with BEGIN IMMEDIATE), so an overwrite knows the blob
 it replaced and a bucket cannot be deleted while an object is being committed into it.
+
+Changing a bucket row (its policy, its deletion) bumps the owner account's generation, so
+bucket rows cached by generation (`S3Context.buckets`) are reloaded on every node.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, bindparam, delete, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
 from ..store.database import UnitOfWork, as_utc
@@ -121,7 +126,6 @@ _LOCK_BUCKET = _GET_BUCKET.with_for_update()
 _OBJECT_WHERE = and_(s3_objects.c.bucket == bindparam("b"), s3_objects.c.key == bindparam("k"))
 _GET_OBJECT = select(s3_objects).where(_OBJECT_WHERE)
 _OBJECT_BLOBS = select(s3_objects.c.blob, s3_objects.c.segments).where(_OBJECT_WHERE)
-_INSERT_OBJECT = insert(s3_objects)
 _UPDATE_OBJECT = update(s3_objects).where(_OBJECT_WHERE)
 _DELETE_OBJECT = delete(s3_objects).where(_OBJECT_WHERE)
 
@@ -166,8 +170,17 @@ def bucket_is_empty(uow: UnitOfWork, name: str) -> bool:
     return found is None
 
 
+def _bucket_changes(uow: UnitOfWork, name: str) -> None:
+    owner = uow.connection.execute(
+        select(s3_buckets.c.account_id).where(s3_buckets.c.name == name)
+    ).scalar()
+    if owner is not None:
+        uow.lock_account(owner)
+
+
 def delete_bucket(uow: UnitOfWork, name: str) -> list[str]:
     """Delete an empty bucket and its unfinished uploads; return the part blobs to remove."""
+    _bucket_changes(uow, name)
     uploads = select(s3_uploads.c.upload_id).where(s3_uploads.c.bucket == name)
     blobs = [
         row.blob
@@ -182,6 +195,7 @@ def delete_bucket(uow: UnitOfWork, name: str) -> list[str]:
 
 
 def set_bucket_policy(uow: UnitOfWork, name: str, policy: str | None) -> None:
+    _bucket_changes(uow, name)
     uow.connection.execute(
         update(s3_buckets).where(s3_buckets.c.name == name).values(policy=policy)
     )
@@ -238,12 +252,26 @@ def get_object(uow: UnitOfWork, bucket: str, key: str) -> ObjectRecord | None:
     return _object(row) if row is not None else None
 
 
+def _upsert_over_inline(dialect: str) -> Any:
+    """Insert the row, or replace one whose object has no blobs (nothing to report)."""
+    build = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    statement = build(s3_objects)
+    columns = [c.name for c in s3_objects.columns if c.name not in ("bucket", "key")]
+    return statement.on_conflict_do_update(
+        index_elements=[s3_objects.c.bucket, s3_objects.c.key],
+        set_={name: statement.excluded[name] for name in columns},
+        where=s3_objects.c.blob.is_(None) & s3_objects.c.segments.is_(None),
+    ).returning(s3_objects.c.size)  # a row when it wrote (rowcount is not portable here)
+
+
+_UPSERT_OVER_INLINE = {name: _upsert_over_inline(name) for name in ("sqlite", "postgresql")}
+
+
 def put_object(uow: UnitOfWork, record: ObjectRecord) -> list[str]:
     """Insert or replace the row (the caller holds the bucket lock); return the blobs of the
     object it replaced."""
     connection = uow.connection
     where = {"b": record.bucket, "k": record.key}
-    old = connection.execute(_OBJECT_BLOBS, where).first()
     values = {
         **_content_columns(record.content),
         "size": record.size,
@@ -256,9 +284,11 @@ def put_object(uow: UnitOfWork, record: ObjectRecord) -> list[str]:
         "checksum_type": record.checksum_type,
         "parts_count": record.parts_count,
     }
-    if old is None:
-        connection.execute(_INSERT_OBJECT, {"bucket": record.bucket, "key": record.key, **values})
-        return []
+    upsert = _UPSERT_OVER_INLINE[connection.dialect.name]
+    written = connection.execute(upsert, {"bucket": record.bucket, "key": record.key, **values})
+    if written.first() is not None:
+        return []  # a new key, or an object that had no blobs: one statement
+    old = connection.execute(_OBJECT_BLOBS, where).first()
     connection.execute(_UPDATE_OBJECT, {**where, **values})
     return _blobs_of(old)
 

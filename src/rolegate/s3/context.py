@@ -4,11 +4,12 @@ authorization of a request against a bucket (the bucket policy as resource polic
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final, TypeVar
 
 from starlette.concurrency import run_in_threadpool
 
+from ..api.registry import Caller
 from ..policy.request import ContextValue
 from ..server.gateway import Gateway
 from ..store.database import Database, UnitOfWork
@@ -38,12 +39,38 @@ INLINE_OBJECT_SIZE: Final = 64 * 1024
 T = TypeVar("T")
 
 
+class BucketCache:
+    """Bucket rows by name, reused for callers of the owning account while that account's
+    generation (read with the caller's key, in the same transaction) is unchanged: writes to
+    a bucket row bump it. Other callers, and missing buckets, always read the store."""
+
+    def __init__(self, capacity: int = 4096) -> None:
+        self.capacity = capacity
+        self._entries: dict[str, tuple[int, Bucket]] = {}
+
+    def get(self, uow: UnitOfWork, name: str, caller: Caller) -> Bucket | None:
+        entry = self._entries.get(name)
+        if (
+            entry is not None
+            and entry[1].account_id == caller.account_id
+            and entry[0] == caller.generation
+        ):
+            return entry[1]
+        bucket = catalog.get_bucket(uow, name)
+        if bucket is not None and bucket.account_id == caller.account_id:
+            if len(self._entries) >= self.capacity:
+                self._entries.clear()
+            self._entries[name] = (caller.generation, bucket)
+        return bucket
+
+
 @dataclass(frozen=True)
 class S3Context:
     gateway: Gateway
     database: Database
     store: BlobStore
     commits: GroupCommit
+    buckets: BucketCache = field(default_factory=BucketCache)
     max_object_size: int = MAX_OBJECT_SIZE
     min_part_size: int = MIN_PART_SIZE
     inline_object_size: int = INLINE_OBJECT_SIZE
@@ -71,7 +98,7 @@ class S3Context:
         name = bucket_name or call.bucket
         action = action or call.action
         resource = object_arn(name, key) if key is not None else bucket_arn(name)
-        bucket = catalog.get_bucket(uow, name)
+        bucket = self.buckets.get(uow, name, call.info.caller)
         if bucket is None:
             authorize(
                 call.info,

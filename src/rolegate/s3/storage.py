@@ -338,29 +338,27 @@ class Ingest:
             raise entity_too_large(self.size + size, self.max_size)
 
     def _digest(self, pieces: Sequence[bytes], side: Sequence[Callable[[bytes], None]]) -> None:
-        """MD5 and write here; the `side` digests beside, on a hashing thread when large (and
-        the write-back of a large batch starts at once)."""
-        large = sum(len(piece) for piece in pieces) >= PARALLEL_HASH_MIN
-        pending = _HASHING.submit(_update_all, side, pieces) if side and large else None
+        """MD5 here; the `side` digests and the file write beside it, on a hashing thread when
+        the batch is large (MD5 is the slowest digest and cannot be split; the write-back of
+        a large batch starts at once)."""
+        size = sum(len(piece) for piece in pieces)
+        writer = self._writer_for(size)
+        sinks = [*side, writer.write] if writer is not None else side
+        large = size >= PARALLEL_HASH_MIN
+        pending = _HASHING.submit(_update_all, sinks, pieces) if sinks and large else None
         if pending is None:
-            _update_all(side, pieces)
+            _update_all(sinks, pieces)
         try:
-            size = 0
             for piece in pieces:
                 self.md5.update(piece)
-                size += len(piece)
-            writer = self._writer_for(size)
-            if writer is None:
-                self.held.extend(pieces)
-            else:
-                for piece in pieces:
-                    writer.write(piece)
-            self.size += size
         finally:
             if pending is not None:
                 pending.result()
-        if large and self.writer is not None:
-            self.writer.start_sync()
+        if writer is None:
+            self.held.extend(pieces)
+        self.size += size
+        if large and writer is not None:
+            writer.start_sync()
 
     def _writer_for(self, incoming: int) -> BlobWriter | None:
         """The blob to write to, created (with what was held so far) once the body outgrows
