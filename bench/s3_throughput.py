@@ -681,7 +681,12 @@ def main() -> int:
     parser.add_argument(
         "--object-mb", "--small-mb", dest="small_mb", type=int, default=64, help="MB/s size"
     )
-    parser.add_argument("--workers", type=int, default=1, help="rolegate serve --workers")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="rolegate serve --workers (default: one per core, as deployed)",
+    )
     parser.add_argument("--large", action="store_true", help="also 1 GB, rolegate only")
     parser.add_argument("--size-mb", type=int, default=1024, help="object size for --large")
     parser.add_argument(
