@@ -146,6 +146,10 @@ def serve(host: str, port: int, with_demo: bool, workers: int, data: str, db: st
     if workers > 1:
         os.environ[DB_URL_ENV] = database.url
         os.environ[S3_DIR_ENV] = str(s3_dir)
+        # The workers share one listening socket. By default libuv accepts every pending
+        # connection on a wakeup, so a burst of new connections often lands on one worker
+        # (seen: 8 of 8); accepting one at a time lets the others take their share.
+        os.environ.setdefault("UV_TCP_SINGLE_ACCEPT", "1")
         if with_demo:
             ready = lambda: _accepts_connections(host, port)  # noqa: E731
             threading.Thread(

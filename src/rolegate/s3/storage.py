@@ -37,6 +37,8 @@ __all__ = ["BlobChain", "BlobStore", "BlobWriter", "Ingest", "IngestResult"]
 COPY_CHUNK: Final = 8 * 1024 * 1024
 PARALLEL_HASH_MIN: Final = 1024 * 1024
 _HASHING: Final = ThreadPoolExecutor(max_workers=4, thread_name_prefix="rolegate-s3-hash")
+# Write-back waits on the disk: apart, so that it never holds up a hashing thread.
+_SYNCING: Final = ThreadPoolExecutor(max_workers=4, thread_name_prefix="rolegate-s3-sync")
 _TMP_SUFFIX: Final = ".part"
 
 
@@ -192,7 +194,7 @@ class BlobWriter:
         assert self.file is not None
         self._wait_sync()
         self.file.flush()
-        self._syncing = _HASHING.submit(os.fdatasync, self.file.fileno())
+        self._syncing = _SYNCING.submit(os.fdatasync, self.file.fileno())
 
     def _wait_sync(self) -> None:
         if self._syncing is not None:
