@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table, event, insert, select
@@ -85,3 +86,48 @@ def test_a_failed_commit_fails_every_work_of_the_batch(database: Database) -> No
     with pytest.raises(KeyboardInterrupt):
         commits.run(interrupted)
     assert _stored(database) == [1]
+
+
+def test_write_gate_excludes_other_processes(tmp_path: Path) -> None:
+    """Writers in another process wait for the gate (flock), not for SQLite's busy handler."""
+    import fcntl
+    import multiprocessing
+    import os
+    import time
+
+    database = Database(default_sqlite_url(tmp_path))
+    _metadata.create_all(database.engine)
+    held = multiprocessing.get_context("spawn").Event()
+    child = multiprocessing.get_context("spawn").Process(
+        target=_hold_the_gate, args=(str(tmp_path), held)
+    )
+    child.start()
+    try:
+        assert held.wait(30)
+        lock_file = os.open(f"{database.url.removeprefix('sqlite:///')}.write-lock", os.O_RDWR)
+        try:
+            with pytest.raises(BlockingIOError):  # the child's turn, visible to every process
+                fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        finally:
+            os.close(lock_file)
+        started = time.monotonic()
+        with database.write() as uow:
+            uow.connection.execute(insert(_rows).values(n=2, v="b"))
+        waited = time.monotonic() - started
+    finally:
+        child.join(30)
+        database.dispose()
+    assert child.exitcode == 0
+    assert waited >= 0.4  # the child held the gate for 0.5 s
+    assert _stored(Database(default_sqlite_url(tmp_path))) == [1, 2]
+
+
+def _hold_the_gate(directory: str, held: Any) -> None:
+    import time
+
+    database = Database(default_sqlite_url(directory))
+    with database.write() as uow:
+        uow.connection.execute(insert(_rows).values(n=1, v="a"))
+        held.set()
+        time.sleep(0.5)
+    database.dispose()

@@ -92,6 +92,7 @@ class WriteGate:
         self._threads = threading.Lock()
         self._lock_file = lock_file
         self._fd: int | None = None
+        self._pid = os.getpid()
 
     @contextmanager
     def turn(self) -> Iterator[None]:
@@ -107,8 +108,12 @@ class WriteGate:
                 fcntl.flock(fd, fcntl.LOCK_UN)
 
     def _descriptor(self) -> int | None:
+        # A forked child must not share the parent's open file: flock is per open file.
+        if self._fd is not None and self._pid != os.getpid():
+            self._fd = None
         if self._fd is None and self._lock_file is not None and fcntl is not None:
-            self._fd = os.open(self._lock_file, os.O_RDWR | os.O_CREAT, 0o600)
+            self._fd = os.open(self._lock_file, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            self._pid = os.getpid()
         return self._fd
 
     def close(self) -> None:
