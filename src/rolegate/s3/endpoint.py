@@ -1,7 +1,7 @@
 """The S3 REST endpoint (path-style addressing on the shared endpoint): the transport.
 
 One request: route (method, path, sub-resources) -> operation (`operations.OPERATIONS`) ->
-one worker call that authenticates (SigV4 header, presigned query, or anonymous) and runs
+one call that authenticates (SigV4 header, presigned query, or anonymous) and runs
 the operation's `prepare` in the same read transaction -> the operation's handler -> REST-XML
 response, or S3's `<Error>` document. Object bodies stream (`body`); file I/O and the
 other store work run in worker threads.
@@ -147,7 +147,7 @@ class S3Endpoint:
 
     def _admit(self, arrival: Arrival, operation: Operation) -> Call:
         """Authenticate, check a buffered body's digests, and run the operation's `prepare`
-        (one read transaction), then its `complete`: one worker call."""
+        (one read transaction), then its `complete`: one call, on the loop or in a thread."""
         with self.database.read() as uow:
             call = authenticate(self.gateway, uow, arrival)
             if call.body:

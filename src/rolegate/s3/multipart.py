@@ -88,7 +88,7 @@ async def create_multipart_upload(context: S3Context, call: Call, request: Reque
 def prepare_upload_part(
     context: S3Context, uow: UnitOfWork, call: Call
 ) -> tuple[int, Ingest, Upload]:
-    """In the authenticating worker call: the part number, the blob being written, the upload."""
+    """In the authenticating call: the part number, the blob being written, the upload."""
     raw_number = call.query.get("partNumber", "")
     if not raw_number.isdigit() or not 1 <= int(raw_number) <= 10000:
         raise invalid_argument(

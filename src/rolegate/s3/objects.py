@@ -166,7 +166,7 @@ class _PutPlan:
 
 
 def prepare_put_object(context: S3Context, uow: UnitOfWork, call: Call) -> _PutPlan:
-    """In the authenticating worker call: check the headers, open the blob, authorize."""
+    """In the authenticating call: check the headers, prepare the ingest, authorize."""
     headers = object_headers(call)
     ingest = build_ingest(context.store, call, context.max_object_size, context.inline_object_size)
     try:
@@ -178,8 +178,8 @@ def prepare_put_object(context: S3Context, uow: UnitOfWork, call: Call) -> _PutP
 
 
 def complete_small_put_object(context: S3Context, call: Call) -> _PutPlan:
-    """After authorization, in the same worker call: a body that was read whole (small) is
-    verified and committed here, so a small PUT takes one worker call."""
+    """After authorization, in the same call: a body that was read whole (small) is
+    verified and committed here, so a small PUT takes one call."""
     plan: _PutPlan = call.prepared
     if call.object_data is None:
         return plan

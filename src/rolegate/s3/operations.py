@@ -1,10 +1,10 @@
 """The S3 operations as data: name -> handler, the IAM action it is authorized as, and an
 optional `prepare` step.
 
-`prepare(context, uow, call)` runs in the worker call and transaction that authenticated the
+`prepare(context, uow, call)` runs in the call and transaction that authenticated the
 request (its result is `call.prepared`): an operation whose work is a few reads, such as
-GetObject, is then answered with one worker call and one transaction. `complete(context,
-call)`, when given, runs next in the same worker call after that transaction (its result
+GetObject, is then answered with one call and one transaction. `complete(context,
+call)`, when given, runs next in the same call after that transaction (its result
 replaces `call.prepared`): a small PutObject writes and commits there. The async `handler`
 does the rest (streaming a body, another transaction) and builds the response.
 """

@@ -1,8 +1,8 @@
 """GetObject and HeadObject: conditional requests, single byte ranges, response overrides.
 
-`open_object` runs in the worker call that authenticated the request (same transaction): it
+`open_object` runs in the call that authenticated the request (same transaction): it
 authorizes, reads the row and opens the blobs, and reads a small object whole (or takes it
-from the row), so a small GET is one worker call; a large one streams from the open files in
+from the row), so a small GET is one call; a large one streams from the open files in
 MB reads.
 """
 
@@ -45,7 +45,7 @@ __all__ = [
 ]
 
 READ_SIZE: Final = 2 * 1024 * 1024
-SMALL_OBJECT: Final = 256 * 1024  # read whole in the opening worker call
+SMALL_OBJECT: Final = 256 * 1024  # read whole in the opening call
 _RANGE: Final = re.compile(r"bytes=(\d*)-(\d*)")
 STORED_HEADERS: Final = (
     ("cache-control", "CacheControl"),
