@@ -98,8 +98,8 @@ def commit_object(
 ) -> None:
     """Point the key at the new content, then delete the blobs it replaced. If this fails,
     the new blobs are removed again. With `upload_id`, the upload ends in the same commit:
-    its parts are the new content's blobs, the parts not used are removed. Blocking: run in a
-    worker thread."""
+    its parts are the new content's blobs, the parts not used are removed. Blocking (a
+    transaction, file deletions): a worker thread, or the loop for a small object on SQLite."""
     if_none_match = call.header("if-none-match") if call.method in ("PUT", "POST") else None
     if_match = call.header("if-match") if call.method in ("PUT", "POST") else None
     try:

@@ -156,11 +156,9 @@ class BlobChain:
 
     def pread(self, length: int, offset: int) -> bytes:
         """Up to `length` bytes at `offset`, from one blob (less at a blob's end)."""
-        index = bisect.bisect_right(self.starts, offset) - 1
-        if index < 0 or offset >= self.size:
+        if not 0 <= offset < self.size:
             return b""
-        while index + 1 < len(self.starts) and self.starts[index + 1] == offset:
-            index += 1  # skip empty blobs
+        index = bisect.bisect_right(self.starts, offset) - 1  # the last blob starting here
         return os.pread(self.files[index].fileno(), length, offset - self.starts[index])
 
     def read_all(self) -> bytes:
