@@ -227,5 +227,11 @@ def test_several_worker_processes_share_the_store(tmp_path: Path) -> None:
             assert made.returncode == 0, made.stderr
         users = json.loads(_aws(served, tmp_path, root, "iam", "list-users").stdout)["Users"]
         assert sorted(u["UserName"] for u in users) == [f"u{i}" for i in range(6)]
+        # Keep-alive connections end now and then (so that they spread over the workers);
+        # a client just reconnects.
+        with httpx.Client(base_url=served.url, timeout=10) as client:
+            answers = [client.get("/") for _ in range(250)]
+        assert {answer.status_code for answer in answers} == {403}
+        assert sum(a.headers.get("connection") == "close" for a in answers) >= 1
     finally:
         assert served.stop() == 0

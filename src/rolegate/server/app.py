@@ -19,6 +19,7 @@ from ..store.database import Database
 from ..wire import sigv4
 from ..wire.query import get_protocol
 from .gateway import Gateway
+from .recycle import ConnectionRecycler
 from .routing import service_of
 
 __all__ = ["DB_URL_ENV", "MAX_QUERY_BODY", "S3_DIR_ENV", "app_from_environment", "create_app"]
@@ -88,7 +89,8 @@ def create_app(
     return app
 
 
-def app_from_environment() -> Starlette:
-    """The app of one worker process of `rolegate serve --workers N` (the parent migrated)."""
+def app_from_environment() -> ConnectionRecycler:
+    """The app of one worker process of `rolegate serve --workers N` (the parent migrated);
+    its keep-alive connections end now and then so that they spread over the workers."""
     database = Database(os.environ[DB_URL_ENV])
-    return create_app(database, s3_data_dir=Path(os.environ[S3_DIR_ENV]))
+    return ConnectionRecycler(create_app(database, s3_data_dir=Path(os.environ[S3_DIR_ENV])))
