@@ -35,7 +35,6 @@ from .schema import accounts
 
 __all__ = ["Database", "UnitOfWork", "as_utc", "default_sqlite_url"]
 
-_WRITE_OPTION = "rolegate_write"
 SQLITE_FILE = "rolegate.db"
 
 
@@ -64,7 +63,9 @@ def _engine_for(url: str) -> Engine:
 
         @event.listens_for(engine, "connect")
         def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
-            # Hand transaction control to us (pysqlite would BEGIN lazily and deferred).
+            # Hand transaction control to us (pysqlite would BEGIN lazily and deferred):
+            # `begin_sqlite` starts each transaction. Not through an engine "begin" event:
+            # any connection event makes SQLAlchemy dispatch events around every statement.
             dbapi_connection.isolation_level = None
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
@@ -73,16 +74,16 @@ def _engine_for(url: str) -> Engine:
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
 
-        @event.listens_for(engine, "begin")
-        def _sqlite_begin(connection: Connection) -> None:
-            writing = connection.get_execution_options().get(_WRITE_OPTION, False)
-            # Straight to the driver: this runs for every transaction.
-            driver = connection.connection.driver_connection
-            assert driver is not None
-            driver.execute("BEGIN IMMEDIATE" if writing else "BEGIN")
-
         return engine
     return create_engine(parsed, pool_size=8, max_overflow=16, pool_pre_ping=True)
+
+
+def begin_sqlite(connection: Connection, *, writing: bool) -> None:
+    """Start the SQLite transaction of `connection.begin()` (pysqlite's is a no-op here):
+    BEGIN IMMEDIATE takes the write lock up front, so a writer never fails to upgrade."""
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    driver.execute("BEGIN IMMEDIATE" if writing else "BEGIN")
 
 
 class WriteGate:
@@ -173,7 +174,7 @@ class Database:
         """Bring the schema to the newest migration (safe to run from several processes)."""
         from .migrate import upgrade_to_head
 
-        upgrade_to_head(self.engine, _WRITE_OPTION)
+        upgrade_to_head(self.engine, self._transaction)
         self._migrated.set()
 
     @contextmanager
@@ -187,15 +188,20 @@ class Database:
 
     @contextmanager
     def _write(self) -> Iterator[UnitOfWork]:
-        with self.engine.connect() as connection:
-            connection = connection.execution_options(**{_WRITE_OPTION: True})
-            with connection.begin():
-                yield UnitOfWork(connection, self.clock.now(), serialized=self.is_sqlite)
+        with self._transaction(writing=True) as connection:
+            yield UnitOfWork(connection, self.clock.now(), serialized=self.is_sqlite)
 
     @contextmanager
     def read(self) -> Iterator[UnitOfWork]:
-        with self.engine.connect() as connection, connection.begin():
+        with self._transaction(writing=False) as connection:
             yield UnitOfWork(connection, self.clock.now())
+
+    @contextmanager
+    def _transaction(self, *, writing: bool) -> Iterator[Connection]:
+        with self.engine.connect() as connection, connection.begin():
+            if self.is_sqlite:
+                begin_sqlite(connection, writing=writing)
+            yield connection
 
     def dispose(self) -> None:
         self.engine.dispose()

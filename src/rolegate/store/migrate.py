@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 
 __all__ = ["alembic_config", "upgrade_to_head"]
 
@@ -20,15 +22,16 @@ def alembic_config() -> Config:
     return config
 
 
-def upgrade_to_head(engine: Engine, write_option: str) -> None:
+def upgrade_to_head(
+    engine: Engine, transaction: Callable[..., AbstractContextManager[Connection]]
+) -> None:
+    """Migrate in one write transaction (`transaction(writing=True)`, the store's own)."""
     config = alembic_config()
-    with engine.connect() as connection:
-        connection = connection.execution_options(**{write_option: True})
-        with connection.begin():
-            if engine.dialect.name == "postgresql":
-                # Several nodes may start at once: one migrates, the others wait.
-                connection.execute(
-                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK}
-                )
-            config.attributes["connection"] = connection
-            command.upgrade(config, "head")
+    with transaction(writing=True) as connection:
+        if engine.dialect.name == "postgresql":
+            # Several nodes may start at once: one migrates, the others wait.
+            connection.execute(
+                text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK}
+            )
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
