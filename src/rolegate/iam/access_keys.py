@@ -10,6 +10,7 @@ from sqlalchemy import bindparam, delete, insert, select, update
 from ..errors import LimitExceeded, NoSuchEntity
 from ..ids import ACCESS_KEY_PREFIX, new_secret_access_key, new_unique_id
 from ..store.database import UnitOfWork, as_utc
+from ..store.driver import DriverStatement
 from ..store.schema import access_keys, accounts, users
 from .common import QUOTAS, count
 
@@ -39,7 +40,7 @@ class KeyOwner:
     user_path: str | None
 
 
-_KEY_OWNER = (
+_KEY_OWNER = DriverStatement(  # once per request: straight on the driver
     select(
         access_keys.c.id,
         access_keys.c.secret,
@@ -60,18 +61,12 @@ _KEY_OWNER = (
 
 
 def find_key_owner(uow: UnitOfWork, access_key_id: str) -> KeyOwner | None:
-    row = uow.connection.execute(_KEY_OWNER, {"key_id": access_key_id}).first()
-    if row is None:
+    found = _KEY_OWNER.rows(uow.connection, {"key_id": access_key_id})
+    if not found:
         return None
+    key_id, secret, status, account_id, generation, user_id, name, path = found[0]
     return KeyOwner(
-        row.id,
-        row.secret,
-        row.status == "Active",
-        row.account_id,
-        int(row.generation),
-        row.user_id,
-        row.name,
-        row.path,
+        key_id, secret, status == "Active", account_id, int(generation), user_id, name, path
     )
 
 

@@ -22,6 +22,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
 from ..store.database import UnitOfWork, as_utc
+from ..store.driver import DriverStatement
 from .schema import s3_buckets, s3_objects, s3_parts, s3_uploads
 
 __all__ = [
@@ -264,7 +265,9 @@ def _upsert_over_inline(dialect: str) -> Any:
     ).returning(s3_objects.c.size)  # a row when it wrote (rowcount is not portable here)
 
 
-_UPSERT_OVER_INLINE = {name: _upsert_over_inline(name) for name in ("sqlite", "postgresql")}
+_UPSERT_OVER_INLINE = {
+    name: DriverStatement(_upsert_over_inline(name)) for name in ("sqlite", "postgresql")
+}
 
 
 def put_object(uow: UnitOfWork, record: ObjectRecord) -> list[str]:
@@ -285,8 +288,7 @@ def put_object(uow: UnitOfWork, record: ObjectRecord) -> list[str]:
         "parts_count": record.parts_count,
     }
     upsert = _UPSERT_OVER_INLINE[connection.dialect.name]
-    written = connection.execute(upsert, {"bucket": record.bucket, "key": record.key, **values})
-    if written.first() is not None:
+    if upsert.rows(connection, {"bucket": record.bucket, "key": record.key, **values}):
         return []  # a new key, or an object that had no blobs: one statement
     old = connection.execute(_OBJECT_BLOBS, where).first()
     connection.execute(_UPDATE_OBJECT, {**where, **values})

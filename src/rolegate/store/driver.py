@@ -1,0 +1,47 @@
+"""Statements on the per-request path, run straight on the SQLite driver.
+
+SQLAlchemy's per-execution machinery (execution context, parameter processing, result set
+up) costs about 100-150 us per statement here, several times the statement itself: the
+small-object upsert measured 214 us through Core against 21 us on the driver, transaction
+included. A `DriverStatement` is the same Core statement, compiled once per dialect; on
+SQLite it runs on the DBAPI connection of the current transaction with the compiled
+statement's own bind processors (SQLite's DATETIME formatting, say), elsewhere through Core
+as usual. Rows come back as plain tuples: use it for results that need no type processing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Connection
+from sqlalchemy.sql import Executable
+
+__all__ = ["DriverStatement"]
+
+_Prepared = tuple[Any, str, Sequence[str], Mapping[str, Callable[[Any], Any]]]
+
+
+class DriverStatement:
+    def __init__(self, statement: Executable) -> None:
+        self.statement = statement
+        self._sqlite: _Prepared | None = None
+
+    def rows(self, connection: Connection, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        if connection.dialect.name != "sqlite":
+            return [tuple(row) for row in connection.execute(self.statement, dict(params))]
+        compiled, sql, names, processors = self._sqlite or self._prepare(connection)
+        bound = compiled.construct_params(params)  # with the statement's own bound values
+        values = [
+            processors[name](bound[name]) if name in processors else bound[name] for name in names
+        ]
+        driver = connection.connection.driver_connection
+        assert driver is not None
+        return list(driver.execute(sql, values).fetchall())
+
+    def _prepare(self, connection: Connection) -> _Prepared:
+        compiled = self.statement.compile(dialect=connection.dialect)  # type: ignore[attr-defined]
+        names = list(compiled.positiontup or ())
+        prepared = (compiled, compiled.string, names, compiled._bind_processors)
+        self._sqlite = prepared
+        return prepared
