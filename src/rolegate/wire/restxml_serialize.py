@@ -18,15 +18,14 @@ from __future__ import annotations
 
 import base64
 import json
-import math
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Final
 
 from botocore.model import OperationModel, Shape  # type: ignore[import-untyped]
 
-from .query_serialize import xml_escape
 from .timestamps import format_timestamp
+from .xml_writer import XmlWriter, namespace_attr, scalar_text, xml_escape
 
 __all__ = [
     "S3_NAMESPACE",
@@ -92,43 +91,18 @@ def format_header_timestamp(value: Any, timestamp_format: str = "rfc822") -> str
     return format_xml_timestamp(value, timestamp_format)
 
 
-def _format_float(value: Any) -> str:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"not a number: {value!r}")
-    if isinstance(value, int):
-        return str(value)
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "Infinity" if value > 0 else "-Infinity"
-    return repr(value)
-
-
 def _scalar_text(shape: Shape, value: Any, default_timestamp: str) -> str:
-    type_name: str = shape.type_name
-    if type_name == "boolean":
-        if not isinstance(value, bool):
-            raise TypeError(f"{shape.name}: not a boolean: {value!r}")
-        return "true" if value else "false"
-    if type_name in ("integer", "long", "short", "byte"):
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise TypeError(f"{shape.name}: not an integer: {value!r}")
-        return str(value)
-    if type_name in ("float", "double"):
-        return _format_float(value)
-    if type_name == "timestamp":
-        return format_xml_timestamp(
-            value, shape.serialization.get("timestampFormat", default_timestamp)
-        )
-    if type_name == "blob":
-        if isinstance(value, str):
-            value = value.encode("utf-8")
-        if not isinstance(value, (bytes, bytearray, memoryview)):
-            raise TypeError(f"{shape.name}: not bytes: {value!r}")
-        return base64.b64encode(bytes(value)).decode("ascii")
-    if not isinstance(value, str):
-        raise TypeError(f"{shape.name}: not a string: {value!r}")
-    return value
+    return scalar_text(
+        shape, value, timestamp=format_xml_timestamp, default_timestamp=default_timestamp
+    )
+
+
+def _body_scalar(shape: Shape, value: Any) -> str:
+    return _scalar_text(shape, value, "iso8601")
+
+
+def _body_namespace(shape: Shape) -> str:
+    return namespace_attr(shape, declared=S3_NAMESPACE)  # the root declares S3's namespace
 
 
 # --------------------------------------------------------------------------- headers
@@ -160,89 +134,6 @@ def _checked_header(name: str, value: str) -> tuple[str, str]:
 
 
 # --------------------------------------------------------------------------- XML
-
-
-class _XmlWriter:
-    def __init__(self) -> None:
-        self.parts: list[str] = []
-
-    def element(self, shape: Shape, value: Any, name: str, xmlns: str = "") -> None:
-        type_name: str = shape.type_name
-        if type_name == "structure":
-            self.structure(shape, value, name, xmlns)
-        elif type_name == "list":
-            if isinstance(value, (str, bytes, Mapping)):
-                raise TypeError(f"{shape.name}: not a list: {value!r}")
-            element_name = shape.member.serialization.get("name", "member")
-            self.parts.append(f"<{name}{xmlns}{_namespace_attr(shape)}>")
-            for item in value:
-                self.element(shape.member, item, element_name)
-            self.parts.append(f"</{name}>")
-        elif type_name == "map":
-            self.parts.append(f"<{name}{xmlns}{_namespace_attr(shape)}>")
-            self.map_entries(shape, value, "entry")
-            self.parts.append(f"</{name}>")
-        else:
-            text = xml_escape(_scalar_text(shape, value, "iso8601"))
-            self.parts.append(f"<{name}{xmlns}{_namespace_attr(shape)}>{text}</{name}>")
-
-    def structure(self, shape: Shape, value: Any, name: str, xmlns: str = "") -> None:
-        if not isinstance(value, Mapping):
-            raise TypeError(f"{shape.name}: not a mapping: {value!r}")
-        members: Mapping[str, Shape] = shape.members
-        unknown = [key for key in value if key not in members]
-        if unknown:
-            raise ValueError(f"{shape.name} has no member(s) {', '.join(map(repr, unknown))}")
-        attributes = ""
-        start = len(self.parts)
-        for member_name, member in members.items():
-            item = value.get(member_name)
-            if item is None:
-                continue
-            serialization: Mapping[str, Any] = member.serialization
-            if serialization.get("location"):
-                raise ValueError(f"{shape.name}.{member_name} is not a body member")
-            if serialization.get("xmlAttribute"):
-                attr = xml_escape(_scalar_text(member, item, "iso8601"), attribute=True)
-                attributes += f' {serialization.get("name", member_name)}="{attr}"'
-            elif member.type_name == "list" and serialization.get("flattened"):
-                if isinstance(item, (str, bytes, Mapping)):
-                    raise TypeError(f"{member.name}: not a list: {item!r}")
-                element = member.member.serialization.get("name") or serialization.get(
-                    "name", member_name
-                )
-                for entry in item:
-                    self.element(member.member, entry, element)
-            elif member.type_name == "map" and serialization.get("flattened"):
-                self.map_entries(member, item, serialization.get("name", member_name))
-            else:
-                self.element(member, item, serialization.get("name", member_name))
-        self.parts.insert(start, f"<{name}{xmlns}{_namespace_attr(shape)}{attributes}>")
-        self.parts.append(f"</{name}>")
-
-    def map_entries(self, shape: Shape, value: Any, entry_name: str) -> None:
-        if not isinstance(value, Mapping):
-            raise TypeError(f"{shape.name}: not a mapping: {value!r}")
-        key_name = shape.key.serialization.get("name", "key")
-        value_name = shape.value.serialization.get("name", "value")
-        for key, item in value.items():
-            self.parts.append(f"<{entry_name}>")
-            self.element(shape.key, key, key_name)
-            self.element(shape.value, item, value_name)
-            self.parts.append(f"</{entry_name}>")
-
-
-def _namespace_attr(shape: Shape) -> str:
-    namespace = shape.serialization.get("xmlNamespace")
-    if not namespace:
-        return ""
-    if isinstance(namespace, str):
-        return f' xmlns="{xml_escape(namespace, attribute=True)}"'
-    uri = xml_escape(str(namespace.get("uri", "")), attribute=True)
-    prefix = namespace.get("prefix")
-    if not prefix and uri == S3_NAMESPACE:
-        return ""  # already declared on the root
-    return f' xmlns:{prefix}="{uri}"' if prefix else f' xmlns="{uri}"'
 
 
 _ROOT_XMLNS: Final = f' xmlns="{S3_NAMESPACE}"'
@@ -324,7 +215,7 @@ def serialize_operation_response(
         if payload.type_name == "structure":
             if value is None:
                 return status, headers, b""
-            writer = _XmlWriter()
+            writer = XmlWriter(_body_scalar, _body_namespace)
             writer.structure(
                 payload, value, _root_name(operation, payload, payload_name), _ROOT_XMLNS
             )
@@ -340,7 +231,7 @@ def serialize_operation_response(
         raise TypeError(f"{payload_name}: not text or bytes: {value!r}")
     if not has_body_members:
         return status, headers, b""
-    writer = _XmlWriter()
+    writer = XmlWriter(_body_scalar, _body_namespace)
     writer.structure(shape, body_values, _root_name(operation, shape, None), _ROOT_XMLNS)
     return status, headers, (XML_DECLARATION + "".join(writer.parts)).encode("utf-8")
 
