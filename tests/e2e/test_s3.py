@@ -30,6 +30,7 @@ from botocore.exceptions import ClientError
 from rolegate.iam.accounts import NewAccount
 from rolegate.s3.context import INLINE_OBJECT_SIZE
 from rolegate.s3.endpoint import default_data_dir
+from rolegate.s3.storage import drain_releases
 from rolegate.wire import sigv4
 from rolegate.wire.aws_chunked import (
     STREAMING_SIGNED,
@@ -81,6 +82,8 @@ def s3_data_dir(server: RunningServer) -> Path:
 
 
 def blob_files(server: RunningServer) -> set[Path]:
+    """The blob files, once the deletions released by earlier responses are done."""
+    assert drain_releases(timeout=20)
     return {p for p in (s3_data_dir(server) / "blobs").rglob("*") if p.is_file()}
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from rolegate.iam.accounts import create_account
-from rolegate.s3 import catalog
+from rolegate.s3 import catalog, storage
 from rolegate.s3.access import validate_bucket_policy
 from rolegate.s3.catalog import Content, ObjectRecord, prefix_end
 from rolegate.s3.endpoint import default_data_dir
@@ -19,7 +19,7 @@ from rolegate.s3.errors import S3Error
 from rolegate.s3.names import is_valid_bucket_name
 from rolegate.s3.reads import parse_range
 from rolegate.s3.routing import route_request
-from rolegate.s3.storage import BlobStore, Ingest
+from rolegate.s3.storage import BlobStore, Ingest, drain_releases
 from rolegate.store.database import Database, default_sqlite_url
 
 
@@ -190,6 +190,48 @@ def test_blob_chain_reads_blobs_as_one_sequence(tmp_path: Path) -> None:
     chain.close()
     with pytest.raises(FileNotFoundError):
         store.open_chain(segments)
+
+
+def test_released_blobs_go_after_the_call_and_open_readers_keep_reading(tmp_path: Path) -> None:
+    store = BlobStore(tmp_path)
+    blobs = []
+    for piece in (b"first", b"second"):
+        writer = store.create()
+        writer.write(piece)
+        blobs.append(writer.commit())
+    reader = store.open_chain([(blobs[0], 5)])
+    store.release(blobs)
+    store.release([])
+    assert drain_releases(timeout=10)
+    assert not any(store.exists(blob) for blob in blobs)
+    assert reader.read_all() == b"first"
+    reader.close()
+    store.release(["0" * 32])  # already gone: nothing to do, no error
+    assert drain_releases(timeout=10)
+
+
+@pytest.mark.parametrize("range_writeback", [True, False], ids=["sync_file_range", "fdatasync"])
+def test_large_ingest_starts_write_back_per_batch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, range_writeback: bool
+) -> None:
+    if range_writeback and storage._START_WRITEBACK is None:
+        pytest.skip("no sync_file_range on this platform")  # the fallback case still runs
+    if not range_writeback:
+        monkeypatch.setattr(storage, "_START_WRITEBACK", None)
+    store = BlobStore(tmp_path)
+    data = os.urandom(3 * storage.PARALLEL_HASH_MIN + 17)
+    ingest = Ingest(store, max_size=len(data), expected_size=len(data))
+    for start in range(0, len(data), storage.PARALLEL_HASH_MIN):
+        ingest.feed(data[start : start + storage.PARALLEL_HASH_MIN])
+    writer = ingest.writer
+    assert writer is not None
+    if range_writeback:
+        assert writer._written_back == 3 * storage.PARALLEL_HASH_MIN  # the 17-byte tail: fsync
+    else:
+        assert writer._syncing is not None
+    result = ingest.finish()
+    assert store.path(result.blob).read_bytes() == data
+    assert result.md5_hex == hashlib.md5(data).hexdigest()
 
 
 def test_ingest_keeps_small_bodies_in_memory(tmp_path: Path) -> None:

@@ -125,7 +125,7 @@ async def delete_bucket(context: S3Context, call: Call, request: Request) -> Res
             if not catalog.bucket_is_empty(uow, call.bucket):
                 raise bucket_not_empty(call.bucket)
             blobs = catalog.delete_bucket(uow, call.bucket)
-        context.store.delete_all(blobs)
+        context.store.release(blobs)
 
     await context.thread(run)
     return respond("DeleteBucket", None)

@@ -132,7 +132,7 @@ async def upload_part(context: S3Context, call: Call, request: Request) -> Respo
             context.store.delete(result.blob)
             raise
         if old is not None:
-            context.store.delete(old)
+            context.store.release([old])
         return result
 
     result = await receive(request, ingest, commit)
@@ -248,7 +248,7 @@ async def abort_multipart_upload(context: S3Context, call: Call, request: Reques
             _, upload = _upload_for(context, uow, call)
             catalog.lock_upload(uow, upload.upload_id)
             blobs = catalog.delete_upload(uow, upload.upload_id)
-        context.store.delete_all(blobs)
+        context.store.release(blobs)
 
     await context.thread(run)
     return respond("AbortMultipartUpload", None)

@@ -96,10 +96,11 @@ def object_headers(call: Call) -> ObjectHeaders:
 def commit_object(
     context: S3Context, call: Call, record: ObjectRecord, *, upload_id: str | None = None
 ) -> None:
-    """Point the key at the new content, then delete the blobs it replaced. If this fails,
-    the new blobs are removed again. With `upload_id`, the upload ends in the same commit:
-    its parts are the new content's blobs, the parts not used are removed. Blocking (a
-    transaction, file deletions): a worker thread, or the loop for a small object on SQLite."""
+    """Point the key at the new content, then release the blobs it replaced (deleted after
+    the response). If this fails, the new blobs are removed again. With `upload_id`, the
+    upload ends in the same commit: its parts are the new content's blobs, the parts not used
+    are released. Blocking (a transaction): a worker thread, or the loop for a small object on
+    SQLite."""
     if_none_match = call.header("if-none-match") if call.method in ("PUT", "POST") else None
     if_match = call.header("if-match") if call.method in ("PUT", "POST") else None
     try:
@@ -117,7 +118,7 @@ def commit_object(
             context.store.delete_all(record.content.blobs)
         raise
     kept = set(record.content.blobs)
-    context.store.delete_all([blob for blob in replaced if blob not in kept])
+    context.store.release([blob for blob in replaced if blob not in kept])
 
 
 def _commit(
@@ -289,7 +290,7 @@ async def delete_object(context: S3Context, call: Call, request: Request) -> Res
             context.authorized_bucket(uow, call, key=call.key)
             catalog.get_bucket(uow, call.bucket, for_update=True)
             old = catalog.delete_object(uow, call.bucket, call.key)
-        context.store.delete_all(old)
+        context.store.release(old)
 
     await context.thread(run)
     return respond("DeleteObject", None)
@@ -338,7 +339,7 @@ async def delete_objects(context: S3Context, call: Call, request: Request) -> Re
                 blobs.extend(catalog.delete_object(uow, call.bucket, key))
                 if not quiet:
                     deleted.append({"Key": key})
-        context.store.delete_all(blobs)
+        context.store.release(blobs)
         return deleted, errors
 
     deleted, errors = await context.thread(run)

@@ -17,9 +17,11 @@ from __future__ import annotations
 import base64
 import bisect
 import contextlib
+import ctypes
 import hashlib
 import hmac
 import os
+import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -28,11 +30,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Final
 
+from ..libc import libc_function
 from ..wire.aws_chunked import AwsChunkedDecoder, AwsChunkedError
 from ..wire.checksums import Checksum, new_checksum
 from .errors import S3Error
 
-__all__ = ["BlobChain", "BlobStore", "BlobWriter", "Ingest", "IngestResult"]
+__all__ = [
+    "BlobChain",
+    "BlobStore",
+    "BlobWriter",
+    "Ingest",
+    "IngestResult",
+    "drain_releases",
+]
 
 COPY_CHUNK: Final = 8 * 1024 * 1024
 PARALLEL_HASH_MIN: Final = 1024 * 1024
@@ -40,6 +50,49 @@ _HASHING: Final = ThreadPoolExecutor(max_workers=4, thread_name_prefix="rolegate
 # Write-back waits on the disk: apart, so that it never holds up a hashing thread.
 _SYNCING: Final = ThreadPoolExecutor(max_workers=4, thread_name_prefix="rolegate-s3-sync")
 _TMP_SUFFIX: Final = ".part"
+# sync_file_range(2) starts the write-back of a range without waiting for it or committing the
+# journal (an fdatasync per batch cost ~30% more CPU); elsewhere an fdatasync on _SYNCING.
+_START_WRITEBACK: Final = libc_function(
+    "sync_file_range", [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint], ctypes.c_int
+)
+_SYNC_FILE_RANGE_WRITE: Final = 2
+
+
+class _Reclaimer:
+    """Deletes blobs that no committed row names any more on its own thread, after the
+    response (unlinking a 64 MB file costs ~20 ms of kernel time). Readers that opened them
+    keep reading; a crash before the deletion leaves unlisted files."""
+
+    def __init__(self) -> None:
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rolegate-s3-reclaim")
+        self._pending = 0
+        self._idle = threading.Condition()
+
+    def submit(self, store: BlobStore, blobs: list[str]) -> None:
+        with self._idle:
+            self._pending += 1
+        self._thread.submit(self._delete, store, blobs)
+
+    def _delete(self, store: BlobStore, blobs: list[str]) -> None:
+        try:
+            store.delete_all(blobs)
+        finally:
+            with self._idle:
+                self._pending -= 1
+                if not self._pending:
+                    self._idle.notify_all()
+
+    def drain(self, timeout: float | None) -> bool:
+        with self._idle:
+            return self._idle.wait_for(lambda: not self._pending, timeout)
+
+
+_RECLAIMER: Final = _Reclaimer()
+
+
+def drain_releases(timeout: float | None = None) -> bool:
+    """Wait until the blobs released so far are deleted (False on timeout)."""
+    return _RECLAIMER.drain(timeout)
 
 
 class BlobStore:
@@ -71,6 +124,11 @@ class BlobStore:
     def delete_all(self, blobs: list[str]) -> None:
         for blob in blobs:
             self.delete(blob)
+
+    def release(self, blobs: list[str]) -> None:
+        """Delete blobs that no committed row names any more, after the response."""
+        if blobs:
+            _RECLAIMER.submit(self, list(blobs))
 
     def exists(self, blob: str) -> bool:
         return self.path(blob).exists()
@@ -180,6 +238,7 @@ class BlobWriter:
         self.size = 0
         self.committed = False
         self._syncing: Future[None] | None = None
+        self._written_back = 0  # bytes whose write-back was started
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
         assert self.file is not None
@@ -187,11 +246,18 @@ class BlobWriter:
         self.size += len(data)
 
     def start_sync(self) -> None:
-        """Flush and start writing back what was written so far, beside the writer (the
-        commit's fsync then only waits for the rest)."""
+        """Flush and start writing back what was written so far (the commit's fsync then
+        only waits for the rest)."""
         assert self.file is not None
-        self._wait_sync()
         self.file.flush()
+        if _START_WRITEBACK is not None:
+            start, self._written_back = self._written_back, self.size
+            started = _START_WRITEBACK(
+                self.file.fileno(), start, self.size - start, _SYNC_FILE_RANGE_WRITE
+            )
+            if started == 0:
+                return
+        self._wait_sync()
         self._syncing = _SYNCING.submit(os.fdatasync, self.file.fileno())
 
     def _wait_sync(self) -> None:
