@@ -137,6 +137,7 @@ def serve(host: str, port: int, with_demo: bool, workers: int, data: str, db: st
     """Run the rolegate endpoint (IAM and STS over the AWS Query protocol, S3 over REST)."""
     import uvicorn
 
+    from .server.allocator import tune_allocator
     from .server.app import DB_URL_ENV, S3_DIR_ENV, create_app
 
     database = _database(data, db)
@@ -166,6 +167,7 @@ def serve(host: str, port: int, with_demo: bool, workers: int, data: str, db: st
         )
         database.dispose()
         return
+    tune_allocator()
     app = create_app(database, s3_data_dir=s3_dir)
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")
     server = uvicorn.Server(config)

@@ -18,6 +18,7 @@ from ..ids import request_id as new_request_id
 from ..store.database import Database
 from ..wire import sigv4
 from ..wire.query import get_protocol
+from .allocator import tune_allocator
 from .gateway import Gateway
 from .recycle import ConnectionRecycler
 from .routing import service_of
@@ -92,5 +93,6 @@ def create_app(
 def app_from_environment() -> ConnectionRecycler:
     """The app of one worker process of `rolegate serve --workers N` (the parent migrated);
     its keep-alive connections end now and then so that they spread over the workers."""
+    tune_allocator()
     database = Database(os.environ[DB_URL_ENV])
     return ConnectionRecycler(create_app(database, s3_data_dir=Path(os.environ[S3_DIR_ENV])))
