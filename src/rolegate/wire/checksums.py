@@ -1,9 +1,10 @@
 """Streaming checksums by S3 algorithm name, with the base64 digests of ``x-amz-checksum-*``.
 
-``CRC32`` (the one botocore sends by default, ``DEFAULT_CHECKSUM_ALGORITHM``; stdlib
-``zlib``), ``SHA1``, ``SHA256``, ``SHA512``, ``MD5`` (``hashlib``), ``CRC32C`` and
-``CRC64NVME`` (``awscrt`` when installed, else pure Python: table driven, correct but slow,
-a few MB/s; botocore itself only sends those two when ``awscrt`` is installed).
+``CRC32`` (the one botocore sends by default, ``DEFAULT_CHECKSUM_ALGORITHM``; ISA-L's
+carry-less-multiply CRC from ``isal``, ~4x zlib's speed, else stdlib ``zlib``), ``SHA1``,
+``SHA256``, ``SHA512``, ``MD5`` (``hashlib``), ``CRC32C`` and ``CRC64NVME`` (``awscrt`` when
+installed, else pure Python: table driven, correct but slow, a few MB/s; botocore itself only
+sends those two when ``awscrt`` is installed).
 
 Usage::
 
@@ -17,7 +18,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import zlib
 from collections.abc import Callable, Iterable
 from typing import Any, Final, Protocol
 
@@ -40,6 +40,11 @@ try:  # pragma: no cover - depends on the environment
     from awscrt import checksums as _crt  # type: ignore[import-not-found, unused-ignore]
 except ImportError:  # pragma: no cover
     _crt = None
+
+try:  # pragma: no cover - depends on the environment
+    from isal.isal_zlib import crc32 as _crc32  # 64 MB: ~7 ms, zlib ~25 ms (GIL released)
+except ImportError:  # pragma: no cover
+    from zlib import crc32 as _crc32
 
 
 class UnsupportedChecksumAlgorithm(ValueError):
@@ -87,7 +92,7 @@ class _Crc32(_Base):
         self._crc = 0
 
     def update(self, data: bytes | bytearray | memoryview) -> None:
-        self._crc = zlib.crc32(data, self._crc)
+        self._crc = _crc32(data, self._crc)
 
     def digest(self) -> bytes:
         return (self._crc & 0xFFFFFFFF).to_bytes(4, "big")
