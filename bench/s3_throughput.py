@@ -23,7 +23,7 @@ Measurements (the machine's cores are shared by client and server):
 2. 64 MB objects, MB/s (MB = 2^20 bytes) through boto3 with one client configuration for both
    servers (botocore defaults over http: payload SHA-256 signed, CRC32 checksum): a
    single-request PutObject (bytes) and GetObject, then upload_file / download_file (8 MB
-   parts, 4 threads); best of N. PASS/FAIL against >= 200 MB/s for every rolegate row.
+   parts, 4 threads); best (and median) of N. PASS/FAIL against >= 200 MB/s for every rolegate row.
    Prints rolegate's peak RSS (VmHWM from /proc/<pid>/status); objects stream to files, so
    it stays far below the object size.
 3. With `--large`: rolegate only, a 1 GB file streamed both ways and upload_file /
@@ -31,7 +31,7 @@ Measurements (the machine's cores are shared by client and server):
 
     python bench/s3_throughput.py [--quick] [--large] [--json FILE] [--check]
 
-`--check` exits 1 when a target fails. The default run takes about a minute; --quick ~30 s.
+`--check` exits 1 when a target fails. The default run takes about 70 s; --quick ~35 s.
 """
 
 from __future__ import annotations
@@ -506,13 +506,13 @@ def _load(
 
 
 def _best_mbps(size_mb: float, repeats: int, action: Callable[[], None]) -> tuple[float, float]:
-    """Best MB/s of `repeats` runs, and the seconds of that run."""
-    best = float("inf")
+    """Best and median MB/s of `repeats` runs."""
+    seconds = []
     for _ in range(repeats):
         start = time.perf_counter()
         action()
-        best = min(best, time.perf_counter() - start)
-    return size_mb / best, best
+        seconds.append(time.perf_counter() - start)
+    return size_mb / min(seconds), size_mb / statistics.median(seconds)
 
 
 def _sha256_file(path: Path) -> str:
@@ -536,9 +536,11 @@ def _write_random_file(path: Path, size_mb: int) -> str:
 
 def _large_objects(
     s3: Any, size_mb: int, repeats: int, payload: bytes, payload_file: Path, work: Path
-) -> dict[str, float]:
+) -> tuple[dict[str, float], dict[str, float]]:
+    """Best and median MB/s by operation."""
     expected = hashlib.sha256(payload).hexdigest()
     results: dict[str, float] = {}
+    medians: dict[str, float] = {}
 
     def put() -> None:
         s3.put_object(Bucket=BUCKET, Key="large/single", Body=payload)
@@ -556,18 +558,18 @@ def _large_objects(
     def download() -> None:
         s3.download_file(BUCKET, "large/multipart", str(out), Config=TRANSFER_CONFIG)
 
-    results["PutObject"], _ = _best_mbps(size_mb, repeats, put)
-    results["GetObject"], _ = _best_mbps(size_mb, repeats, get)
+    results["PutObject"], medians["PutObject"] = _best_mbps(size_mb, repeats, put)
+    results["GetObject"], medians["GetObject"] = _best_mbps(size_mb, repeats, get)
     body = s3.get_object(Bucket=BUCKET, Key="large/single")["Body"].read()
     if hashlib.sha256(body).hexdigest() != expected:
         raise RuntimeError("GetObject returned different bytes")
     del body
-    results["upload_file"], _ = _best_mbps(size_mb, repeats, upload)
-    results["download_file"], _ = _best_mbps(size_mb, repeats, download)
+    results["upload_file"], medians["upload_file"] = _best_mbps(size_mb, repeats, upload)
+    results["download_file"], medians["download_file"] = _best_mbps(size_mb, repeats, download)
     if _sha256_file(out) != expected:
         raise RuntimeError("download_file returned different bytes")
     out.unlink()
-    return results
+    return results, medians
 
 
 def _huge_objects(s3: Any, size_mb: int, pid: int, work: Path) -> dict[str, dict[str, float]]:
@@ -577,7 +579,8 @@ def _huge_objects(s3: Any, size_mb: int, pid: int, work: Path) -> dict[str, dict
     results: dict[str, dict[str, float]] = {}
 
     def timed(label: str, action: Callable[[], None]) -> None:
-        mbps, seconds = _best_mbps(size_mb, 1, action)
+        mbps, _ = _best_mbps(size_mb, 1, action)
+        seconds = size_mb / mbps
         peak = _peak_rss_mb(pid)
         results[label] = {"mb_per_s": mbps, "seconds": seconds, "server_peak_rss_mb": peak}
         print(
@@ -673,7 +676,7 @@ def main() -> int:
         description=__doc__.splitlines()[0] if __doc__ else None,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--quick", action="store_true", help="3 s load runs, 1 repeat (~30 s)")
+    parser.add_argument("--quick", action="store_true", help="3 s load runs, 2 repeats (~35 s)")
     parser.add_argument("--seconds", type=float, help="wrk seconds per server and operation")
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--wrk-threads", type=int, default=1)
@@ -699,7 +702,7 @@ def main() -> int:
     parser.add_argument("--check", action="store_true", help="exit 1 when a target fails")
     args = parser.parse_args()
     args.seconds = args.seconds or (3.0 if args.quick else 10.0)
-    args.repeats = args.repeats or (1 if args.quick else 3)
+    args.repeats = args.repeats or (2 if args.quick else 5)
     args.use_wrk = shutil.which("wrk") is not None and not args.python_client
 
     client = (
@@ -796,7 +799,8 @@ def main() -> int:
             # 64 MB objects --------------------------------------------------------------
             size = args.small_mb
             print(
-                f"\n{size} MB objects, MB/s, best of {args.repeats} (boto3 {boto3.__version__}, "
+                f"\n{size} MB objects, MB/s, best (median) of {args.repeats} "
+                f"(boto3 {boto3.__version__}, "
                 f"same client config for both, {payload_mode}; put/get single request, "
                 "upload/download_file 8 MB parts x4 threads)"
             )
@@ -804,13 +808,14 @@ def main() -> int:
             payload_file = work / "large.bin"
             payload_file.write_bytes(payload)
             large: dict[str, dict[str, float]] = {}
+            medians: dict[str, dict[str, float]] = {}
             large_config = CLIENT_CONFIG
             if args.unsigned_payload:
                 large_config = CLIENT_CONFIG.merge(
                     Config(s3={"addressing_style": "path", "payload_signing_enabled": False})
                 )
             for name, (url, keys, _pid) in servers.items():
-                large[name] = _large_objects(
+                large[name], medians[name] = _large_objects(
                     _client("s3", url, keys, large_config),
                     size,
                     args.repeats,
@@ -820,7 +825,7 @@ def main() -> int:
                 )
             del payload
             payload_file.unlink()
-            print(f"  {'':<14} {'rolegate':>10} {'moto':>10}   rolegate >= {TARGET_MBPS:g} MB/s")
+            print(f"  {'':<14} {'rolegate':>17} {'moto':>17}   rolegate >= {TARGET_MBPS:g} MB/s")
             verdicts: dict[str, bool] = {}
             for operation, mbps in large["rolegate"].items():
                 ok = mbps >= TARGET_MBPS
@@ -828,7 +833,8 @@ def main() -> int:
                 if not ok:
                     failures.append(f"{size} MB {operation} {mbps:.1f} MB/s < {TARGET_MBPS:g}")
                 print(
-                    f"  {operation:<14} {mbps:10.1f} {large['moto'][operation]:10.1f}   "
+                    f"  {operation:<14} {mbps:8.1f} ({medians['rolegate'][operation]:6.1f}) "
+                    f"{large['moto'][operation]:8.1f} ({medians['moto'][operation]:6.1f})   "
                     f"{_verdict(ok)}"
                 )
             rolegate_peak = _peak_rss_mb(rolegate.pid)
@@ -839,6 +845,7 @@ def main() -> int:
             )
             report["large"] = {
                 **large,
+                "median": medians,
                 "size_mb": size,
                 "target_mb_per_s": TARGET_MBPS,
                 "rolegate_pass": verdicts,
