@@ -29,8 +29,8 @@ from botocore.exceptions import ClientError
 
 from rolegate.iam.accounts import NewAccount
 from rolegate.s3.context import INLINE_OBJECT_SIZE
-from rolegate.s3.endpoint import default_data_dir
-from rolegate.s3.storage import drain_releases
+from rolegate.s3.endpoint import S3Endpoint, default_data_dir
+from rolegate.s3.storage import BlobStore, drain_releases
 from rolegate.wire import sigv4
 from rolegate.wire.aws_chunked import (
     STREAMING_SIGNED,
@@ -260,6 +260,27 @@ def test_overwrite_keeps_one_blob(owner: Any, bucket: str, server: RunningServer
     owner.put_object(Bucket=bucket, Key="k", Body=bodies[0])
     owner.delete_object(Bucket=bucket, Key="k")
     assert blob_files(server) - before == set()
+
+
+def test_a_start_removes_blob_files_that_no_row_names(
+    owner: Any, bucket: str, server: RunningServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    body = b"k" * (INLINE_OBJECT_SIZE + 1)
+    owner.put_object(Bucket=bucket, Key="kept", Body=body)
+    store = BlobStore(s3_data_dir(server))
+    writer = store.create()
+    writer.write(b"its deletion was cut off by a crash")
+    orphan = writer.commit()
+    monkeypatch.setattr(S3Endpoint, "ORPHAN_AGE", -60.0)  # every file counts as old
+    other = RunningServer(server.database.url, s3_data_dir=s3_data_dir(server)).start()
+    try:
+        deadline = time.monotonic() + 20
+        while store.exists(orphan) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not store.exists(orphan)
+        assert owner.get_object(Bucket=bucket, Key="kept")["Body"].read() == body
+    finally:
+        other.stop()
 
 
 def test_small_objects_live_in_their_row(owner: Any, bucket: str, server: RunningServer) -> None:

@@ -13,7 +13,7 @@ import pytest
 from rolegate.iam.accounts import create_account
 from rolegate.s3 import catalog, storage
 from rolegate.s3.access import validate_bucket_policy
-from rolegate.s3.catalog import Content, ObjectRecord, prefix_end
+from rolegate.s3.catalog import Content, ObjectRecord, Part, Upload, prefix_end
 from rolegate.s3.endpoint import default_data_dir
 from rolegate.s3.errors import S3Error
 from rolegate.s3.names import is_valid_bucket_name
@@ -267,6 +267,27 @@ def test_duplicate_and_sweep(tmp_path: Path) -> None:
     assert store.sweep() == 1
 
 
+def test_sweep_orphans_deletes_old_files_no_row_names(tmp_path: Path) -> None:
+    store = BlobStore(tmp_path)
+    blobs = []
+    for body in (b"kept", b"orphan", b"another orphan"):
+        writer = store.create()
+        writer.write(body)
+        blobs.append(writer.commit())
+    asked: list[bool] = []
+
+    def referenced() -> set[str]:
+        asked.append(True)
+        return {blobs[0], "0" * 32}
+
+    assert store.sweep_orphans(referenced) == 0  # all younger than an hour: no query either
+    assert asked == []
+    assert store.sweep_orphans(referenced, older_than=-60) == 2
+    assert asked == [True]
+    assert store.exists(blobs[0])
+    assert not store.exists(blobs[1]) and not store.exists(blobs[2])
+
+
 # ---------------------------------------------------------------------------- policies
 
 
@@ -331,6 +352,23 @@ def _all_pages(
         if not page.truncated:
             return pages
         after, is_prefix = page.last, page.last_is_prefix
+
+
+def test_referenced_blobs_are_those_of_objects_and_parts(database: Database) -> None:
+    now = datetime.now(UTC)
+    with database.write() as uow:
+        account = create_account(uow, None).account_id
+        catalog.create_bucket(uow, "b", account, "us-east-1")
+        for key, content in (
+            ("inline", Content(inline=b"x")),
+            ("single", Content.blob("a" * 32, 10)),
+            ("parts", Content(segments=(("b" * 32, 5), ("c" * 32, 5)))),
+        ):
+            catalog.put_object(uow, ObjectRecord("b", key, content, 10, "e", now, None, {}, {}))
+        catalog.create_upload(uow, Upload("u1", "b", "k", "arn", account, None, {}, {}, None, now))
+        catalog.put_part(uow, "u1", Part(1, "d" * 32, 5, "e", None, now))
+    with database.read() as uow:
+        assert catalog.referenced_blobs(uow) == {"a" * 32, "b" * 32, "c" * 32, "d" * 32}
 
 
 def test_listing_in_byte_order_with_rollups(database: Database) -> None:

@@ -39,6 +39,7 @@ __all__ = [
     "get_upload",
     "list_buckets",
     "put_object",
+    "referenced_blobs",
 ]
 
 
@@ -219,6 +220,18 @@ def _blobs_of(row: Any) -> list[str]:
     if row.segments is not None:
         return [str(blob) for blob, _size in json.loads(row.segments)]
     return [str(row.blob)] if row.blob is not None else []
+
+
+def referenced_blobs(uow: UnitOfWork) -> set[str]:
+    """Every blob id that an object row or an upload's part names."""
+    named: set[str] = set()
+    objects = select(s3_objects.c.blob, s3_objects.c.segments).where(
+        s3_objects.c.blob.is_not(None) | s3_objects.c.segments.is_not(None)
+    )
+    for row in uow.connection.execute(objects):
+        named.update(_blobs_of(row))
+    named.update(str(blob) for blob in uow.connection.execute(select(s3_parts.c.blob)).scalars())
+    return named
 
 
 def _content(row: Any) -> Content:

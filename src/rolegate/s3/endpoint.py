@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
+import threading
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -32,6 +33,7 @@ from ..store.group_commit import GroupCommit
 from ..wire import sigv4
 from ..wire.restxml import RestXmlError
 from ..wire.restxml import serialize_s3_error as render_error
+from . import catalog
 from .authn import Arrival, authenticate
 from .body import read_small_body, verify_body_digests
 from .call import Call
@@ -57,6 +59,10 @@ def default_data_dir(database_url: str) -> Path:
 class S3Endpoint:
     """Serves S3 on the shared endpoint; `data_dir` holds the object bytes."""
 
+    # Blob files that no row names and that have not changed for this long are removed at
+    # start (a row always commits moments after its blob is put in place).
+    ORPHAN_AGE: float = 3600.0
+
     def __init__(
         self,
         gateway: Gateway,
@@ -69,6 +75,9 @@ class S3Endpoint:
         self.database = gateway.database
         self.store = BlobStore(data_dir or default_data_dir(self.database.url))
         self.store.sweep()
+        threading.Thread(
+            target=self._sweep_orphans, name="rolegate-s3-orphans", daemon=True
+        ).start()
         self.admit_on_loop = self.database.is_sqlite
         self.context = S3Context(
             gateway=gateway,
@@ -139,6 +148,21 @@ class S3Endpoint:
                 "InternalError", "We encountered an internal error. Please try again.", 500
             )
             return _error_response(internal, request_id, resource, method)
+
+    def _sweep_orphans(self) -> None:
+        """Delete blob files that no row names (deletions a crash cut off), off the start."""
+
+        def referenced() -> set[str]:
+            with self.database.read() as uow:
+                return catalog.referenced_blobs(uow)
+
+        try:
+            removed = self.store.sweep_orphans(referenced, older_than=self.ORPHAN_AGE)
+        except Exception:  # the server runs on; the files stay for the next start
+            log.warning("sweeping unreferenced blob files failed", exc_info=True)
+            return
+        if removed:
+            log.info("removed %d unreferenced blob files", removed)
 
     def _fits_inline(self, headers: dict[str, str]) -> bool:
         """A body declared small enough to be read before authenticating (and kept inline)."""

@@ -168,6 +168,28 @@ class BlobStore:
             raise
         return BlobChain(files, [size for _blob, size in segments])
 
+    def sweep_orphans(self, referenced: Callable[[], set[str]], older_than: float = 3600.0) -> int:
+        """Delete blob files that no row names (`referenced()`, read after the listing) and
+        that have not changed for `older_than` seconds: deletions lost in a crash. A blob is
+        renamed or linked into place (which sets its ctime) moments before its row commits,
+        so a file named by no row after that long will never be."""
+        limit = time.time() - older_than
+        candidates: list[Path] = []
+        for entry in self.blobs.glob("*/*"):
+            with contextlib.suppress(FileNotFoundError):
+                if entry.name.isalnum() and entry.stat().st_ctime < limit:
+                    candidates.append(entry)
+        if not candidates:
+            return 0
+        named = referenced()
+        removed = 0
+        for entry in candidates:
+            if entry.name not in named:
+                with contextlib.suppress(FileNotFoundError):
+                    entry.unlink()
+                    removed += 1
+        return removed
+
     def sweep(self, older_than: float = 3600.0) -> int:
         """Delete temporary files left by a crash (older than `older_than` seconds)."""
         removed = 0
