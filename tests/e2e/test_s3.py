@@ -38,6 +38,7 @@ from rolegate.wire.aws_chunked import (
     ChunkSigning,
     encode_signed_chunks,
 )
+from rolegate.wire.checksums import b64_checksum
 
 from .conftest import ClientFactory
 from .server import RunningServer
@@ -606,6 +607,35 @@ def test_checksums_are_verified(
         owner.head_object(Bucket=bucket, Key="bad")
     assert error_of(caught) == ("404", 404)
     assert temp_files(server) == []
+
+
+@pytest.mark.parametrize("algorithm", ["CRC32C", "CRC64NVME"])
+def test_crc32c_and_crc64nvme_from_boto3(
+    owner: Any, bucket: str, algorithm: str, tmp_path: Path
+) -> None:
+    """botocore sends these with awscrt (a dependency); large bodies hash at native speed."""
+    body = os.urandom(3 * 1024 * 1024 + 5)
+    expected = b64_checksum(algorithm, body)
+    put = owner.put_object(Bucket=bucket, Key="crc", Body=body, ChecksumAlgorithm=algorithm)
+    assert put[f"Checksum{algorithm}"] == expected
+    got = owner.get_object(Bucket=bucket, Key="crc", ChecksumMode="ENABLED")
+    assert got[f"Checksum{algorithm}"] == expected
+    assert got["Body"].read() == body  # botocore checks the body against the header
+    source = tmp_path / "multipart.bin"
+    source.write_bytes(os.urandom(11 * 1024 * 1024))
+    owner.upload_file(
+        str(source),
+        bucket,
+        "crc-multipart",
+        ExtraArgs={"ChecksumAlgorithm": algorithm},
+        Config=TransferConfig(
+            multipart_threshold=5 * 1024 * 1024, multipart_chunksize=5 * 1024 * 1024
+        ),
+    )
+    head = owner.head_object(Bucket=bucket, Key="crc-multipart", ChecksumMode="ENABLED")
+    assert head["ContentLength"] == 11 * 1024 * 1024
+    assert head[f"Checksum{algorithm}"].endswith("-3")
+    assert head["ChecksumType"] == "COMPOSITE"
 
 
 def _unsigned_trailer_body(chunks: list[bytes], trailer: tuple[str, str]) -> bytes:

@@ -16,6 +16,7 @@ from botocore.httpchecksum import (  # type: ignore[import-untyped]
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from rolegate.wire import checksums
 from rolegate.wire.aws_chunked import (
     STREAMING_SIGNED,
     STREAMING_SIGNED_TRAILER,
@@ -72,6 +73,28 @@ def test_streaming_matches_botocore(data: bytes, cut: int) -> None:
         reference = theirs()
         reference.update(data)
         assert checksum.b64digest() == reference.b64digest()
+
+
+@settings(max_examples=200)
+@given(st.binary(max_size=2000), st.integers(0, 2000))
+@pytest.mark.parametrize("algorithm", ["CRC32C", "CRC64NVME"])
+def test_accelerated_crcs_match_the_table_reference(algorithm: str, data: bytes, cut: int) -> None:
+    fast = checksums.new_checksum(algorithm)
+    assert isinstance(fast, checksums._TableCrc)
+    assert fast._crt_update is not None, "awscrt (a dependency) should be installed"
+    reference = checksums._TableCrc(algorithm, fast._width, fast._table, None)
+    for checksum in (fast, reference):
+        checksum.update(data[:cut])
+        checksum.update(memoryview(data[cut:]))
+    assert fast.digest() == reference.digest()
+
+
+@given(st.binary(max_size=5000), st.integers(0, 5000))
+def test_crc32_matches_zlib(data: bytes, cut: int) -> None:
+    checksum = new_checksum("CRC32")
+    checksum.update(data[:cut])
+    checksum.update(bytearray(data[cut:]))
+    assert checksum.digest() == zlib.crc32(data).to_bytes(4, "big")
 
 
 def test_header_names_and_composite() -> None:
