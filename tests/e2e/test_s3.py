@@ -610,32 +610,32 @@ def test_checksums_are_verified(
 
 
 @pytest.mark.parametrize("algorithm", ["CRC32C", "CRC64NVME"])
-def test_crc32c_and_crc64nvme_from_boto3(
-    owner: Any, bucket: str, algorithm: str, tmp_path: Path
+def test_crc32c_and_crc64nvme_are_verified_and_stored(
+    owner: Any, bucket: str, algorithm: str, account: NewAccount, server: RunningServer
 ) -> None:
-    """botocore sends these with awscrt (a dependency); large bodies hash at native speed."""
-    body = os.urandom(3 * 1024 * 1024 + 5)
+    """Sent as headers (botocore computes these two only with awscrt)."""
+    body = os.urandom(INLINE_OBJECT_SIZE + 40_000)
     expected = b64_checksum(algorithm, body)
-    put = owner.put_object(Bucket=bucket, Key="crc", Body=body, ChecksumAlgorithm=algorithm)
+    put = owner.put_object(
+        Bucket=bucket, Key="crc", Body=body, **{f"Checksum{algorithm}": expected}
+    )
     assert put[f"Checksum{algorithm}"] == expected
     got = owner.get_object(Bucket=bucket, Key="crc", ChecksumMode="ENABLED")
     assert got[f"Checksum{algorithm}"] == expected
-    assert got["Body"].read() == body  # botocore checks the body against the header
-    source = tmp_path / "multipart.bin"
-    source.write_bytes(os.urandom(11 * 1024 * 1024))
-    owner.upload_file(
-        str(source),
-        bucket,
-        "crc-multipart",
-        ExtraArgs={"ChecksumAlgorithm": algorithm},
-        Config=TransferConfig(
-            multipart_threshold=5 * 1024 * 1024, multipart_chunksize=5 * 1024 * 1024
-        ),
+    assert got["Body"].read() == body
+    wrong = b64_checksum(algorithm, body[1:])
+    request = Signed(
+        server,
+        account.access_key_id,
+        account.secret_access_key,
+        "PUT",
+        f"/{bucket}/crc",
+        headers={f"x-amz-checksum-{algorithm.lower()}": wrong, "content-length": str(len(body))},
     )
-    head = owner.head_object(Bucket=bucket, Key="crc-multipart", ChecksumMode="ENABLED")
-    assert head["ContentLength"] == 11 * 1024 * 1024
-    assert head[f"Checksum{algorithm}"].endswith("-3")
-    assert head["ChecksumType"] == "COMPOSITE"
+    response = request.send(body)
+    assert response.status_code == 400
+    assert b"<Code>BadDigest</Code>" in response.content
+    assert owner.get_object(Bucket=bucket, Key="crc")["Body"].read() == body
 
 
 def _unsigned_trailer_body(chunks: list[bytes], trailer: tuple[str, str]) -> bytes:

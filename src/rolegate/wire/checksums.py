@@ -2,9 +2,10 @@
 
 ``CRC32`` (the one botocore sends by default, ``DEFAULT_CHECKSUM_ALGORITHM``; ISA-L's
 carry-less-multiply CRC from ``isal``, ~4x zlib's speed, else stdlib ``zlib``), ``SHA1``,
-``SHA256``, ``SHA512``, ``MD5`` (``hashlib``), ``CRC32C`` and ``CRC64NVME`` (``awscrt``,
-a dependency: 64 MB in ~10 ms with the GIL released; without it a table-driven pure Python
-CRC, correct but a few MB/s, kept as the reference the fast ones are tested against).
+``SHA256``, ``SHA512``, ``MD5`` (``hashlib``), ``CRC32C`` and ``CRC64NVME`` (``awscrt``
+with the ``rolegate[crt]`` extra: 64 MB in ~10 ms with the GIL released; else a table-driven
+pure Python CRC, correct but ~7 MB/s; botocore itself only sends those two when ``awscrt``
+is installed).
 
 Usage::
 
