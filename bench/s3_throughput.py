@@ -62,6 +62,7 @@ import boto3
 from boto3.s3.transfer import TransferConfig
 from botocore.auth import S3SigV4Auth
 from botocore.awsrequest import AWSRequest
+from botocore.compat import HAS_CRT
 from botocore.config import Config
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
@@ -802,7 +803,8 @@ def main() -> int:
                 f"\n{size} MB objects, MB/s, best (median) of {args.repeats} "
                 f"(boto3 {boto3.__version__}, "
                 f"same client config for both, {payload_mode}; put/get single request, "
-                "upload/download_file 8 MB parts x4 threads)"
+                "upload/download_file 8 MB parts x4 threads; botocore's CRT signer "
+                f"{'ON: awscrt is installed' if HAS_CRT else 'off, as pip install boto3'})"
             )
             payload = os.urandom(size * MB)
             payload_file = work / "large.bin"
