@@ -490,6 +490,108 @@ def test_completed_upload_is_its_parts(owner: Any, bucket: str, server: RunningS
     assert blob_files(server) - before == set()
 
 
+def test_upload_part_copy(
+    owner: Any,
+    bucket: str,
+    server: RunningServer,
+    make_account: Callable[..., NewAccount],
+    tmp_path: Path,
+) -> None:
+    single = os.urandom(6 * 1024 * 1024 + 3)
+    owner.put_object(Bucket=bucket, Key="single", Body=single)
+    owner.upload_file(  # a multipart source: its parts are separate blobs
+        _write(tmp_path / "multi.bin", os.urandom(11 * 1024 * 1024)),
+        bucket,
+        "multi",
+        Config=TransferConfig(multipart_threshold=5 * 1024**2, multipart_chunksize=5 * 1024**2),
+    )
+    multi = owner.get_object(Bucket=bucket, Key="multi")["Body"].read()
+    owner.put_object(Bucket=bucket, Key="small", Body=b"inline bytes")
+    upload_id = owner.create_multipart_upload(
+        Bucket=bucket, Key="assembled", ChecksumAlgorithm="CRC32"
+    )["UploadId"]
+    pieces = [  # (source key, range, bytes): ranges across the source's part boundaries
+        ("single", "bytes=0-5242879", single[:5242880]),
+        ("multi", "bytes=5000000-10242879", multi[5000000:10242880]),
+        ("single", None, single),
+        ("small", "bytes=7-11", b"bytes"),
+    ]
+    etags = []
+    for number, (key, source_range, expected) in enumerate(pieces, start=1):
+        extra = {"CopySourceRange": source_range} if source_range else {}
+        done = owner.upload_part_copy(
+            Bucket=bucket,
+            Key="assembled",
+            UploadId=upload_id,
+            PartNumber=number,
+            CopySource={"Bucket": bucket, "Key": key},
+            **extra,
+        )["CopyPartResult"]
+        assert done["ETag"] == f'"{hashlib.md5(expected).hexdigest()}"'
+        assert done["ChecksumCRC32"] == b64_checksum("CRC32", expected)
+        assert isinstance(done["LastModified"], datetime)
+        etags.append({"PartNumber": number, "ETag": done["ETag"]})
+    listed = owner.list_parts(Bucket=bucket, Key="assembled", UploadId=upload_id)["Parts"]
+    assert [p["Size"] for p in listed] == [len(e) for _, _, e in pieces]
+    owner.complete_multipart_upload(
+        Bucket=bucket, Key="assembled", UploadId=upload_id, MultipartUpload={"Parts": etags}
+    )
+    body = owner.get_object(Bucket=bucket, Key="assembled")["Body"].read()
+    assert body == b"".join(expected for _, _, expected in pieces)
+
+    # boto3's managed copy of an object over its threshold is UploadPartCopy in ranges
+    owner.copy(
+        {"Bucket": bucket, "Key": "multi"},
+        bucket,
+        "managed",
+        Config=TransferConfig(multipart_threshold=5 * 1024**2, multipart_chunksize=5 * 1024**2),
+    )
+    assert owner.get_object(Bucket=bucket, Key="managed")["Body"].read() == multi
+
+    upload_id = owner.create_multipart_upload(Bucket=bucket, Key="bad")["UploadId"]
+
+    def copy_error(**arguments: Any) -> tuple[str, int]:
+        defaults = {"UploadId": upload_id, "PartNumber": 1, "CopySource": f"{bucket}/single"}
+        with pytest.raises(ClientError) as caught:
+            owner.upload_part_copy(Bucket=bucket, Key="bad", **{**defaults, **arguments})
+        return error_of(caught)
+
+    assert copy_error(CopySourceRange="bytes=5-") == ("InvalidArgument", 400)
+    assert copy_error(CopySourceRange="0-5") == ("InvalidArgument", 400)
+    assert copy_error(CopySourceRange="bytes=9-5") == ("InvalidArgument", 400)
+    with pytest.raises(ClientError) as caught:
+        owner.upload_part_copy(
+            Bucket=bucket,
+            Key="bad",
+            UploadId=upload_id,
+            PartNumber=1,
+            CopySource=f"{bucket}/single",
+            CopySourceRange=f"bytes=0-{len(single)}",
+        )
+    assert error_of(caught) == ("InvalidArgument", 400)
+    assert caught.value.response["Error"]["Message"] == (
+        f"Range specified is not valid for source object of size: {len(single)}"
+    )
+    assert copy_error(CopySource=f"{bucket}/missing") == ("NoSuchKey", 404)
+    assert copy_error(CopySourceIfMatch='"0000"') == ("PreconditionFailed", 412)
+    assert copy_error(PartNumber=0) == ("InvalidArgument", 400)
+    assert copy_error(UploadId="nope") == ("NoSuchUpload", 404)
+    stranger = make_account()
+    foreign = s3_client(server, stranger.access_key_id, stranger.secret_access_key)
+    foreign_bucket = new_bucket_name()
+    foreign.create_bucket(Bucket=foreign_bucket)
+    foreign.put_object(Bucket=foreign_bucket, Key="secret", Body=b"not yours")
+    assert copy_error(CopySource=f"{foreign_bucket}/secret") == ("AccessDenied", 403)
+    assert owner.list_parts(Bucket=bucket, Key="bad", UploadId=upload_id).get("Parts", []) == []
+    owner.abort_multipart_upload(Bucket=bucket, Key="bad", UploadId=upload_id)
+    assert temp_files(server) == []
+
+
+def _write(path: Path, data: bytes) -> str:
+    path.write_bytes(data)
+    return str(path)
+
+
 def test_multipart_operations(owner: Any, bucket: str, server: RunningServer) -> None:
     upload = owner.create_multipart_upload(Bucket=bucket, Key="mp", Metadata={"m": "v"})
     upload_id = upload["UploadId"]

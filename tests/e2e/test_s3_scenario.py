@@ -312,6 +312,16 @@ def test_aws_s3_cp_ls_sync_rm_through_the_role_profile(world: World, tmp_path: P
     done = _aws(world, home, "s3", "cp", f"s3://{BUCKET}/bundle.bin", str(back), *profile)
     assert done.returncode == 0, done.stderr
     assert back.read_bytes() == big.read_bytes()
+    # Bucket to bucket over 8 MB: CreateMultipartUpload + UploadPartCopy ranges + Complete.
+    copy = f"s3://{BUCKET}/copies/bundle.bin"
+    done = _aws(world, home, "s3", "cp", f"s3://{BUCKET}/bundle.bin", copy, *profile)
+    assert done.returncode == 0, done.stderr
+    copied_back = tmp_path / "copied-back.bin"
+    done = _aws(world, home, "s3", "cp", copy, str(copied_back), *profile)
+    assert done.returncode == 0, done.stderr
+    assert copied_back.read_bytes() == big.read_bytes()
+    done = _aws(world, home, "s3", "rm", copy, *profile)
+    assert done.returncode == 0, done.stderr
     again = _aws(world, home, "s3", "sync", str(site), f"s3://{BUCKET}/site", *profile)
     assert again.returncode == 0 and again.stdout.strip() == ""  # nothing changed
 

@@ -69,6 +69,13 @@ def test_bucket_names(name: str, valid: bool) -> None:
         ("DELETE", "/b/k", [], {}, "DeleteObject"),
         ("POST", "/b/k", [("uploads", "")], {}, "CreateMultipartUpload"),
         ("PUT", "/b/k", [("partNumber", "1"), ("uploadId", "u")], {}, "UploadPart"),
+        (
+            "PUT",
+            "/b/k",
+            [("partNumber", "1"), ("uploadId", "u")],
+            {"x-amz-copy-source": "/src/key"},
+            "UploadPartCopy",
+        ),
         ("POST", "/b/k", [("uploadId", "u")], {}, "CompleteMultipartUpload"),
         ("DELETE", "/b/k", [("uploadId", "u")], {}, "AbortMultipartUpload"),
         ("GET", "/b/k", [("uploadId", "u")], {}, "ListParts"),

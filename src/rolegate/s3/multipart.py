@@ -4,8 +4,10 @@ blobs, in order: no bytes are copied), abort, and list parts and uploads."""
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 from starlette.requests import Request
@@ -18,10 +20,17 @@ from . import catalog
 from .body import build_ingest, receive
 from .call import Call, acl_keys, owner, parse_int, quote_etag, respond
 from .catalog import Bucket, Content, ObjectRecord, Part, Upload
-from .context import MAX_MULTIPART_SIZE, S3Context
-from .errors import S3Error, invalid_argument, invalid_request, malformed_xml, no_such_upload
-from .objects import commit_object, object_headers
-from .storage import Ingest, IngestResult, entity_too_large
+from .context import MAX_MULTIPART_SIZE, MAX_OBJECT_SIZE, S3Context
+from .errors import (
+    S3Error,
+    invalid_argument,
+    invalid_request,
+    malformed_xml,
+    no_such_key,
+    no_such_upload,
+)
+from .objects import commit_object, copy_source, copy_source_object, object_headers
+from .storage import COPY_CHUNK, Ingest, IngestResult, entity_too_large
 
 __all__ = [
     "abort_multipart_upload",
@@ -31,6 +40,7 @@ __all__ = [
     "list_parts",
     "prepare_upload_part",
     "upload_part",
+    "upload_part_copy",
 ]
 
 _INVALID_PART = (
@@ -85,10 +95,7 @@ async def create_multipart_upload(context: S3Context, call: Call, request: Reque
     return respond("CreateMultipartUpload", result)
 
 
-def prepare_upload_part(
-    context: S3Context, uow: UnitOfWork, call: Call
-) -> tuple[int, Ingest, Upload]:
-    """In the authenticating call: the part number, the blob being written, the upload."""
+def _part_number(call: Call) -> int:
     raw_number = call.query.get("partNumber", "")
     if not raw_number.isdigit() or not 1 <= int(raw_number) <= 10000:
         raise invalid_argument(
@@ -96,50 +103,151 @@ def prepare_upload_part(
             "partNumber",
             raw_number,
         )
+    return int(raw_number)
+
+
+def prepare_upload_part(
+    context: S3Context, uow: UnitOfWork, call: Call
+) -> tuple[int, Ingest, Upload]:
+    """In the authenticating call: the part number, the blob being written, the upload."""
+    number = _part_number(call)
     ingest = build_ingest(context.store, call, context.max_object_size)
     try:
         upload = _upload_for(context, uow, call)[1]
     except BaseException:
         ingest.abort()
         raise
-    return int(raw_number), ingest, upload
+    return number, ingest, upload
+
+
+def _store_part(context: S3Context, upload: Upload, number: int, result: IngestResult) -> datetime:
+    """Record a received part (replacing one with its number); its time. On failure the blob
+    is removed; a replaced part's blob is released."""
+    checksum_value = (
+        result.checksum_value
+        if upload.checksum_algorithm and result.checksum_algorithm == upload.checksum_algorithm
+        else None
+    )
+    assert result.blob is not None  # parts are never inline
+    try:
+        with context.database.write() as uow:
+            if not catalog.lock_upload(uow, upload.upload_id):
+                raise no_such_upload(upload.upload_id)
+            part = Part(number, result.blob, result.size, result.md5_hex, checksum_value, uow.now)
+            old = catalog.put_part(uow, upload.upload_id, part)
+    except BaseException:
+        context.store.delete(result.blob)
+        raise
+    if old is not None:
+        context.store.release([old])
+    return part.last_modified
+
+
+def _part_checksums(result: IngestResult) -> dict[str, Any]:
+    if result.checksum_algorithm and result.checksum_value:
+        return {f"Checksum{result.checksum_algorithm}": result.checksum_value}
+    return {}
 
 
 async def upload_part(context: S3Context, call: Call, request: Request) -> Response:
     number, ingest, upload = call.prepared
 
     def commit(result: IngestResult) -> IngestResult:
-        checksum_value = (
-            result.checksum_value
-            if upload.checksum_algorithm and result.checksum_algorithm == upload.checksum_algorithm
-            else None
-        )
-        assert result.blob is not None  # parts are never inline
-        part = Part(
-            number,
-            result.blob,
-            result.size,
-            result.md5_hex,
-            checksum_value,
-            context.database.clock.now(),
-        )
-        try:
-            with context.database.write() as uow:
-                if not catalog.lock_upload(uow, upload.upload_id):
-                    raise no_such_upload(upload.upload_id)
-                old = catalog.put_part(uow, upload.upload_id, replace(part, last_modified=uow.now))
-        except BaseException:
-            context.store.delete(result.blob)
-            raise
-        if old is not None:
-            context.store.release([old])
+        _store_part(context, upload, number, result)
         return result
 
     result = await receive(request, ingest, commit)
     response: dict[str, Any] = {"ETag": quote_etag(result.md5_hex)}
-    if result.checksum_algorithm and result.checksum_value:
-        response[f"Checksum{result.checksum_algorithm}"] = result.checksum_value
+    response.update(_part_checksums(result))
     return respond("UploadPart", response)
+
+
+_COPY_RANGE = re.compile(r"bytes=(\d+)-(\d+)")
+
+
+def _copy_source_range(value: str | None, size: int) -> tuple[int, int]:
+    """(first byte, length) to copy: `x-amz-copy-source-range`, or the whole source."""
+    if value is None:
+        if size > MAX_OBJECT_SIZE:
+            raise invalid_request(
+                "The specified copy source is larger than the maximum allowable size for a "
+                f"copy source: {MAX_OBJECT_SIZE}"
+            )
+        return 0, size
+    found = _COPY_RANGE.fullmatch(value.strip())
+    if found is None or int(found.group(1)) > int(found.group(2)):
+        raise invalid_argument(
+            "The x-amz-copy-source-range value must be of the form bytes=first-last where "
+            "first and last are the zero-based offsets of the first and last bytes to copy",
+            "x-amz-copy-source-range",
+            value,
+        )
+    first, last = int(found.group(1)), int(found.group(2))
+    if last >= size:
+        raise invalid_argument(f"Range specified is not valid for source object of size: {size}")
+    if last - first + 1 > MAX_OBJECT_SIZE:
+        raise entity_too_large(last - first + 1, MAX_OBJECT_SIZE)
+    return first, last - first + 1
+
+
+def _copy_into_part(
+    context: S3Context, source: ObjectRecord, start: int, length: int, algorithm: str | None
+) -> IngestResult:
+    """The source's bytes [start, start + length) as a new part blob, hashed as a body is
+    (FileNotFoundError when the source was overwritten before its blobs were opened)."""
+    ingest = Ingest(
+        context.store,
+        max_size=length,
+        expected_size=length,
+        checksums={algorithm: None} if algorithm else None,
+    )
+    try:
+        if source.content.inline is not None:
+            ingest.feed(source.content.inline[start : start + length])
+        else:
+            chain = context.store.open_chain(source.content.segments)
+            try:
+                offset, end = start, start + length
+                while offset < end:
+                    piece = chain.pread(min(COPY_CHUNK, end - offset), offset)
+                    if not piece:
+                        raise OSError(f"blob ended early at offset {offset}")
+                    ingest.feed(piece)
+                    offset += len(piece)
+            finally:
+                chain.close()
+        return ingest.finish()
+    except BaseException:
+        ingest.abort()
+        raise
+
+
+async def upload_part_copy(context: S3Context, call: Call, request: Request) -> Response:
+    """A part copied from an existing object (whole, or `x-amz-copy-source-range`): needs
+    s3:PutObject on the upload's key and s3:GetObject on the source."""
+    number = _part_number(call)
+    source_bucket, source_key = copy_source(call.header("x-amz-copy-source") or "")
+    raw_range = call.header("x-amz-copy-source-range")
+
+    def run() -> tuple[IngestResult, datetime]:
+        for attempt in range(2):
+            with context.database.read() as uow:
+                _, upload = _upload_for(context, uow, call)
+                source = copy_source_object(context, uow, call, source_bucket, source_key)
+            start, length = _copy_source_range(raw_range, source.size)
+            try:
+                result = _copy_into_part(context, source, start, length, upload.checksum_algorithm)
+            except FileNotFoundError:  # overwritten meanwhile: copy what is there now
+                if attempt:
+                    raise no_such_key(source_key) from None
+                continue
+            return result, _store_part(context, upload, number, result)
+        raise AssertionError("unreachable")
+
+    result, modified = await context.thread(run)
+    copied: dict[str, Any] = {"ETag": quote_etag(result.md5_hex), "LastModified": modified}
+    copied.update(_part_checksums(result))
+    return respond("UploadPartCopy", {"CopyPartResult": copied})
 
 
 def _chosen_parts(

@@ -41,6 +41,8 @@ __all__ = [
     "complete_small_put_object",
     "content_of",
     "copy_object",
+    "copy_source",
+    "copy_source_object",
     "delete_object",
     "delete_objects",
     "object_headers",
@@ -227,7 +229,7 @@ async def put_object(context: S3Context, call: Call, request: Request) -> Respon
 
 
 async def copy_object(context: S3Context, call: Call, request: Request) -> Response:
-    source_bucket, source_key = _copy_source(call.header("x-amz-copy-source") or "")
+    source_bucket, source_key = copy_source(call.header("x-amz-copy-source") or "")
     directive = (call.header("x-amz-metadata-directive") or "COPY").upper()
     if directive not in ("COPY", "REPLACE"):
         raise invalid_argument("Unknown metadata directive.", "x-amz-metadata-directive", directive)
@@ -237,13 +239,7 @@ async def copy_object(context: S3Context, call: Call, request: Request) -> Respo
     def run() -> ObjectRecord:
         with context.database.read() as uow:
             context.authorized_bucket(uow, call, key=call.key, keys=keys)
-            context.authorized_bucket(
-                uow, call, "s3:GetObject", key=source_key, bucket_name=source_bucket
-            )
-            source = catalog.get_object(uow, source_bucket, source_key)
-        if source is None:
-            raise no_such_key(source_key)
-        _check_copy_conditions(call, source)
+            source = copy_source_object(context, uow, call, source_bucket, source_key)
         if source_bucket == call.bucket and source_key == call.key and directive == "COPY":
             raise invalid_request(
                 "This copy request is illegal because it is trying to copy an object to "
@@ -365,6 +361,19 @@ def _duplicate(context: S3Context, content: Content) -> Content:
     return Content(inline=content.inline, segments=tuple(segments))
 
 
+def copy_source_object(
+    context: S3Context, uow: UnitOfWork, call: Call, bucket: str, key: str
+) -> ObjectRecord:
+    """The object `x-amz-copy-source` names, which the caller may read (s3:GetObject) and
+    which meets the `x-amz-copy-source-if-*` conditions."""
+    context.authorized_bucket(uow, call, "s3:GetObject", key=key, bucket_name=bucket)
+    source = catalog.get_object(uow, bucket, key)
+    if source is None:
+        raise no_such_key(key)
+    _check_copy_conditions(call, source)
+    return source
+
+
 def _check_copy_conditions(call: Call, source: ObjectRecord) -> None:
     modified = whole_seconds(source.last_modified)
     if_match = call.header("x-amz-copy-source-if-match")
@@ -381,7 +390,7 @@ def _check_copy_conditions(call: Call, source: ObjectRecord) -> None:
         raise precondition_failed("x-amz-copy-source-If-Modified-Since")
 
 
-def _copy_source(value: str) -> tuple[str, str]:
+def copy_source(value: str) -> tuple[str, str]:
     source = unquote(value.strip())
     source, _, version = source.partition("?versionId=")
     source = source.removeprefix("/")

@@ -77,6 +77,7 @@ OPERATIONS: Final[Mapping[str, Operation]] = _table(
     # multipart uploads
     Operation("CreateMultipartUpload", "s3:PutObject", multipart.create_multipart_upload),
     Operation("UploadPart", "s3:PutObject", multipart.upload_part, multipart.prepare_upload_part),
+    Operation("UploadPartCopy", "s3:PutObject", multipart.upload_part_copy),
     Operation("CompleteMultipartUpload", "s3:PutObject", multipart.complete_multipart_upload),
     Operation("AbortMultipartUpload", "s3:AbortMultipartUpload", multipart.abort_multipart_upload),
     Operation("ListParts", "s3:ListMultipartUploadParts", multipart.list_parts),

@@ -71,7 +71,6 @@ class _Rule:
     header: str | None = None  # this header present
 
 
-_UPLOAD_PART_COPY: Final = "UploadPartCopy"  # routed, then answered NotImplemented
 _PART: Final = frozenset({"uploadId", "partNumber"})
 _RULES: Final = (
     _Rule("bucket", "HEAD", "HeadBucket"),
@@ -88,7 +87,7 @@ _RULES: Final = (
     _Rule("object", "GET", "ListParts", frozenset({"uploadId"})),
     _Rule("object", "GET", "GetObject"),
     _Rule("object", "HEAD", "HeadObject"),
-    _Rule("object", "PUT", _UPLOAD_PART_COPY, _PART, header="x-amz-copy-source"),
+    _Rule("object", "PUT", "UploadPartCopy", _PART, header="x-amz-copy-source"),
     _Rule("object", "PUT", "UploadPart", _PART),
     _Rule("object", "PUT", "CopyObject", header="x-amz-copy-source"),
     _Rule("object", "PUT", "PutObject"),
@@ -145,8 +144,6 @@ def route_request(
         raise _method_not_allowed()
     unsupported = names & _UNSUPPORTED
     operation = _match("bucket" if key is None else "object", method, names, query, headers)
-    if operation == _UPLOAD_PART_COPY:
-        raise not_implemented(_UPLOAD_PART_COPY)
     if unsupported:
         raise not_implemented(", ".join(sorted(unsupported)))
     if operation is None:

@@ -36,6 +36,7 @@ from ..wire.checksums import Checksum, new_checksum
 from .errors import S3Error
 
 __all__ = [
+    "COPY_CHUNK",
     "BlobChain",
     "BlobStore",
     "BlobWriter",
