@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 from collections.abc import Iterator
@@ -288,6 +289,10 @@ def test_sweep_orphans_deletes_old_files_no_row_names(tmp_path: Path) -> None:
         return {blobs[0], "0" * 32}
 
     assert store.sweep_orphans(referenced) == 0  # all younger than an hour: no query either
+    assert asked == []
+    with open(store.root / "sweep.lock", "a") as held:  # another process is sweeping
+        fcntl.flock(held.fileno(), fcntl.LOCK_EX)
+        assert store.sweep_orphans(referenced, older_than=-60) == 0
     assert asked == []
     assert store.sweep_orphans(referenced, older_than=-60) == 2
     assert asked == [True]

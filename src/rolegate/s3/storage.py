@@ -24,13 +24,18 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Final
 
 from ..libc import libc_function
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not POSIX
+    fcntl = None  # type: ignore[assignment]
 from ..wire.aws_chunked import AwsChunkedDecoder, AwsChunkedError
 from ..wire.checksums import Checksum, new_checksum
 from .errors import S3Error
@@ -173,7 +178,12 @@ class BlobStore:
         """Delete blob files that no row names (`referenced()`, read after the listing) and
         that have not changed for `older_than` seconds: deletions lost in a crash. A blob is
         renamed or linked into place (which sets its ctime) moments before its row commits,
-        so a file named by no row after that long will never be."""
+        so a file named by no row after that long will never be. One process at a time sweeps
+        a directory (an flock); the others return 0 at once."""
+        with _exclusive(self.root / "sweep.lock") as mine:
+            return self._sweep_orphans(referenced, older_than) if mine else 0
+
+    def _sweep_orphans(self, referenced: Callable[[], set[str]], older_than: float) -> int:
         limit = time.time() - older_than
         candidates: list[Path] = []
         for entry in self.blobs.glob("*/*"):
@@ -315,6 +325,24 @@ class BlobWriter:
             os.unlink(self.tmp_path)
         if self.committed:
             self.store.delete(self.blob_id)
+
+
+@contextlib.contextmanager
+def _exclusive(lock_file: Path) -> Iterator[bool]:
+    """Whether this process holds an flock of `lock_file` (True without flock support)."""
+    if fcntl is None:  # pragma: no cover - not POSIX
+        yield True
+        return
+    fd = os.open(lock_file, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        yield True
+    finally:
+        os.close(fd)
 
 
 def _fsync_directory(directory: Path) -> None:
