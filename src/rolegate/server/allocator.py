@@ -21,8 +21,9 @@ _M_TRIM_THRESHOLD: Final = -1
 _M_MMAP_THRESHOLD: Final = -3
 # Blocks below this come from the heap (glibc's own limit is 32 MB on 64-bit)...
 MMAP_THRESHOLD: Final = 16 * 1024 * 1024
-# ...and the heap gives memory back to the kernel only when this much is free at its top.
-TRIM_THRESHOLD: Final = 64 * 1024 * 1024
+# ...and the heap gives memory back to the kernel only when this much is free at its top
+# (64 MB saved no more CPU and added ~35 MB of peak RSS with 8 concurrent 64 MB GETs).
+TRIM_THRESHOLD: Final = 16 * 1024 * 1024
 
 
 def tune_allocator() -> bool:
