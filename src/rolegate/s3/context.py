@@ -10,12 +10,13 @@ from typing import Any, Final, TypeVar
 from starlette.concurrency import run_in_threadpool
 
 from ..api.registry import Caller
+from ..policy import Decision
 from ..policy.request import ContextValue
 from ..server.gateway import Gateway
 from ..store.database import Database, UnitOfWork
 from ..store.group_commit import GroupCommit
 from . import catalog
-from .access import authorize
+from .access import authorize, decide
 from .call import Call
 from .catalog import Bucket
 from .errors import no_such_bucket
@@ -28,6 +29,7 @@ __all__ = [
     "MAX_OBJECT_SIZE",
     "MIN_PART_SIZE",
     "S3Context",
+    "bucket_decision",
 ]
 
 MAX_OBJECT_SIZE: Final = 5 * 1024**3  # one PUT or one part
@@ -37,6 +39,19 @@ MIN_PART_SIZE: Final = 5 * 1024**2
 INLINE_OBJECT_SIZE: Final = 64 * 1024
 
 T = TypeVar("T")
+
+
+def bucket_decision(call: Call, action: str, resource: str, bucket: Bucket) -> Decision:
+    """The engine's decision on `action` on `resource` in a loaded bucket (its policy as the
+    resource policy), for an operation that words the denial itself."""
+    return decide(
+        call.info,
+        action,
+        resource,
+        owner_account=bucket.account_id,
+        bucket_policy=bucket.policy,
+        bucket=bucket.name,
+    )
 
 
 class BucketCache:

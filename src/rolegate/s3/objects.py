@@ -16,11 +16,11 @@ from starlette.responses import Response
 from ..store.database import UnitOfWork
 from ..wire.checksums import algorithm_for_header
 from . import catalog
-from .access import decide, denied_message
+from .access import denied_message
 from .body import build_ingest, receive
 from .call import Call, acl_keys, etag_matches, http_date, quote_etag, respond, whole_seconds
 from .catalog import Content, ObjectRecord
-from .context import MAX_OBJECT_SIZE, S3Context
+from .context import MAX_OBJECT_SIZE, S3Context, bucket_decision
 from .errors import (
     S3Error,
     invalid_argument,
@@ -318,14 +318,7 @@ async def delete_objects(context: S3Context, call: Call, request: Request) -> Re
             for item in objects:
                 key = item.get("Key", "")
                 resource = object_arn(call.bucket, key)
-                decision = decide(
-                    call.info,
-                    "s3:DeleteObject",
-                    resource,
-                    owner_account=bucket.account_id,
-                    bucket_policy=bucket.policy,
-                    bucket=bucket.name,
-                )
+                decision = bucket_decision(call, "s3:DeleteObject", resource, bucket)
                 if not decision.allowed:
                     message = denied_message(
                         call.info, "s3:DeleteObject", resource, decision, bucket.account_id

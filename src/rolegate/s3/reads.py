@@ -20,7 +20,7 @@ from starlette.responses import Response, StreamingResponse
 from ..store.database import UnitOfWork
 from ..wire.restxml import serialize_rest_response
 from . import catalog
-from .access import decide, denial
+from .access import denial
 from .call import (
     Call,
     etag_matches,
@@ -30,7 +30,7 @@ from .call import (
     whole_seconds,
 )
 from .catalog import ObjectRecord
-from .context import S3Context
+from .context import S3Context, bucket_decision
 from .errors import S3Error, invalid_request, no_such_key, precondition_failed
 from .names import bucket_arn
 from .storage import BlobChain
@@ -86,14 +86,7 @@ def _find(context: S3Context, uow: UnitOfWork, call: Call) -> ObjectRecord:
     record = catalog.get_object(uow, call.bucket, call.key)
     if record is None:
         resource = bucket_arn(call.bucket)
-        decision = decide(
-            call.info,
-            "s3:ListBucket",
-            resource,
-            owner_account=bucket.account_id,
-            bucket_policy=bucket.policy,
-            bucket=bucket.name,
-        )
+        decision = bucket_decision(call, "s3:ListBucket", resource, bucket)
         if not decision.allowed:
             raise denial(call.info, "s3:ListBucket", resource, decision, bucket.account_id)
         raise no_such_key(call.key)
