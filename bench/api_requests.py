@@ -31,6 +31,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
 from rolegate.demo import build_world
+from wrk_runner import run_wrk
 
 
 def _free_port() -> int:
@@ -111,25 +112,7 @@ def _wrk(url: str, body: bytes, headers: dict[str, str], seconds: float, connect
         if name.lower() not in ("content-length", "host")
     )
     script = f'wrk.method = "POST"\nwrk.body = "{body.decode()}"\n{lua_headers}'
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
-        handle.write(script)
-    result = subprocess.run(
-        [
-            "wrk",
-            "-t1",
-            f"-c{connections}",
-            f"-d{seconds:.0f}s",
-            "--latency",
-            "-s",
-            handle.name,
-            url + "/",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    Path(handle.name).unlink()
-    return result.stdout
+    return run_wrk(url, script, duration=f"{seconds:.0f}s", connections=connections).stdout
 
 
 def main() -> None:

@@ -67,6 +67,8 @@ from botocore.config import Config
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
+from wrk_runner import run_wrk
+
 BUCKET = "rolegate-bench"
 REGION = "us-east-1"
 SMALL_SIZE = 4096
@@ -393,28 +395,14 @@ def _parse_duration_ms(text: str) -> float:
 def _run_wrk(
     url: str, requests: list[SignedRequest], seconds: float, connections: int, threads: int
 ) -> LoadResult:
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
-        handle.write(_wrk_script(requests))
-    try:
-        result = subprocess.run(
-            [
-                "wrk",
-                f"-t{threads}",
-                f"-c{connections}",
-                f"-d{max(1, round(seconds))}s",  # wrk takes whole seconds
-                "--timeout",
-                "10s",
-                "--latency",
-                "-s",
-                handle.name,
-                url + "/",
-            ],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-    finally:
-        Path(handle.name).unlink()
+    result = run_wrk(
+        url,
+        _wrk_script(requests),
+        duration=f"{max(1, round(seconds))}s",  # wrk takes whole seconds
+        connections=connections,
+        threads=threads,
+        timeout="10s",
+    )
     out = result.stdout
     percentiles = dict(re.findall(r"^\s+(50|99)(?:\.0+)?%\s+(\S+)", out, re.MULTILINE))
     total = re.search(r"(\d+) requests in ([\d.]+)(us|ms|s|m)", out)
