@@ -24,6 +24,7 @@ from .demo import (
     build_world,
     create_demo_bucket,
     current_mfa_code,
+    demo_password,
     load_world,
     profiles_text,
 )
@@ -205,9 +206,13 @@ def _load_demo(ready: Callable[[], bool], database: Database, data: str, endpoin
         world = build_world(endpoint, development, production)
         create_demo_bucket(world)
         (Path(data) / DEMO_FILE).write_text(json.dumps(world, indent=2), encoding="utf-8")
-    elif world.get("Endpoint") != endpoint:
-        world["Endpoint"] = endpoint
-        (Path(data) / DEMO_FILE).write_text(json.dumps(world, indent=2), encoding="utf-8")
+    else:
+        changed = _add_demo_passwords(database, world)
+        if world.get("Endpoint") != endpoint:
+            world["Endpoint"] = endpoint
+            changed = True
+        if changed:
+            (Path(data) / DEMO_FILE).write_text(json.dumps(world, indent=2), encoding="utf-8")
     click.echo(
         "\nDemo world loaded: accounts development (111122223333) and production "
         "(444455556666), users alice (Developers, MFA) and bob (Testers), roles UpdateApp "
@@ -215,12 +220,39 @@ def _load_demo(ready: Callable[[], bool], database: Database, data: str, endpoin
         "Put these profiles in ~/.aws/config (or run `rolegate demo env`):\n"
     )
     click.echo(profiles_text(world))
+    users = world["Users"]
+    switch = (
+        f"{endpoint}/switchrole?account=production&roleName=UpdateApp"
+        "&displayName=UpdateApp%20%40%20production&color=F2B0A9"
+    )
+    click.echo(
+        f"Console: {endpoint}/console\n"
+        f"  alice (Developers, MFA): account development, user alice, password "
+        f"{users['alice'].get('Password')}, MFA code: `rolegate demo mfa-code`\n"
+        f"  bob (Testers): account development, user bob, password {users['bob'].get('Password')}\n"
+        f"  Switch Role link for UpdateApp: {switch}\n"
+    )
     click.echo(
         "Then: aws sts get-caller-identity --profile rolegate-updateapp\n"
         "      aws s3 ls s3://productionapp/ --profile rolegate-updateapp\n"
         "      aws sts get-caller-identity --profile rolegate-updateapp-mfa  "
         "(code: `rolegate demo mfa-code`)\n"
     )
+
+
+def _add_demo_passwords(database: Database, world: dict[str, Any]) -> bool:
+    """Console passwords for the users of a demo world built before the console existed."""
+    from .iam.login_profiles import create_login_profile
+
+    added = False
+    for user, entry in world["Users"].items():
+        if "Password" in entry:
+            continue
+        entry["Password"] = demo_password(user)
+        with database.write() as uow:
+            create_login_profile(uow, DEVELOPMENT, user, entry["Password"])
+        added = True
+    return added
 
 
 def _safe_url(url: str) -> str:

@@ -21,6 +21,7 @@ __all__ = [
     "build_world",
     "create_demo_bucket",
     "current_mfa_code",
+    "demo_password",
     "profiles_text",
 ]
 
@@ -72,6 +73,13 @@ def trust_development(development: str, *, require_mfa: bool) -> str:
     if require_mfa:
         statement["Condition"] = {"Bool": {"aws:MultiFactorAuthPresent": "true"}}
     return _doc(statement)
+
+
+def demo_password(user: str) -> str:
+    """A fresh console password for a demo user (printed by `make run`, kept in demo.json)."""
+    import secrets
+
+    return f"{user.capitalize()}-{secrets.token_urlsafe(9)}"
 
 
 def build_world(
@@ -131,7 +139,13 @@ def build_world(
         dev.create_user(UserName=user)
         dev.add_user_to_group(GroupName=group, UserName=user)
         key = dev.create_access_key(UserName=user)["AccessKey"]
-        users[user] = {"AccessKeyId": key["AccessKeyId"], "SecretAccessKey": key["SecretAccessKey"]}
+        password = demo_password(user)
+        dev.create_login_profile(UserName=user, Password=password)
+        users[user] = {
+            "AccessKeyId": key["AccessKeyId"],
+            "SecretAccessKey": key["SecretAccessKey"],
+            "Password": password,
+        }
 
     device = dev.create_virtual_mfa_device(VirtualMFADeviceName="alice")["VirtualMFADevice"]
     seed_text = device["Base32StringSeed"].decode()

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any, Final
+
 __all__ = [
+    "EXPLANATIONS_SCOPE_KEY",
     "AccessDenied",
     "DeleteConflict",
     "EntityAlreadyExists",
@@ -15,6 +19,11 @@ __all__ = [
     "ValidationError",
 ]
 
+# The ASGI scope key under which an in-process caller (the console) passes a list that the
+# endpoint fills with the engine's explanation of an AccessDenied. Requests from the network
+# never carry it.
+EXPLANATIONS_SCOPE_KEY: Final = "rolegate.explanations"
+
 
 class ServiceError(Exception):
     """An AWS-shaped error: code, message, HTTP status, and whose fault it is."""
@@ -23,9 +32,19 @@ class ServiceError(Exception):
     http_status = 500
     sender = True
 
-    def __init__(self, message: str, *, code: str | None = None, http_status: int | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        http_status: int | None = None,
+        explanation: Mapping[str, Any] | None = None,
+    ):
         super().__init__(message)
         self.message = message
+        # An AccessDenied's failure details (`policy.explain`): the console shows them under
+        # the refusal; the wire never sends them.
+        self.explanation = explanation
         if code is not None:
             self.code = code
         if http_status is not None:

@@ -22,7 +22,9 @@ __all__ = [
     "create_login_profile",
     "delete_login_profile",
     "get_login_profile",
+    "hash_password",
     "update_login_profile",
+    "verify_password_hash",
 ]
 
 MIN_PASSWORD_LENGTH: Final = 8
@@ -36,6 +38,20 @@ def _dummy_hash() -> str:
     """Verified against when the user or its profile is missing, so a failed sign-in costs
     the same argon2 work whether or not the user exists."""
     return _HASHER.hash("rolegate: no such login profile")
+
+
+def hash_password(password: str) -> str:
+    return _HASHER.hash(password)
+
+
+def verify_password_hash(stored: str | None, password: str) -> bool:
+    """True when `password` matches the argon2 hash `stored`; with no hash, still one
+    verification (against a dummy), so timing tells nothing."""
+    try:
+        _HASHER.verify(stored or _dummy_hash(), password)
+    except (VerificationError, InvalidHashError):
+        return False
+    return stored is not None
 
 
 class PasswordPolicyViolation(ServiceError):

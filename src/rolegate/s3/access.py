@@ -29,9 +29,9 @@ from ..policy import (
     evaluate,
     parse_policy,
 )
+from ..policy.explain import failure_details
 from ..policy.request import ContextValue
-from ..sts.tokens import KeyRing
-from .denial import encoded_failure
+from ..sts.tokens import KeyRing, seal_message
 from .errors import ACCESS_DENIED, S3Error, access_denied
 from .names import bucket_arn
 
@@ -164,6 +164,18 @@ def denied_message(
 ) -> str:
     """AWS's detailed message for same-account callers, `Access Denied` otherwise; then the
     encoded authorization failure message (sts:DecodeAuthorizationMessage opens it)."""
+    return _denied(info, action, resource, decision, owner_account, keys)[0]
+
+
+def _denied(
+    info: AccessInfo,
+    action: str,
+    resource: str,
+    decision: Decision,
+    owner_account: str | None,
+    keys: Mapping[str, ContextValue] | None,
+) -> tuple[str, dict[str, Any] | None]:
+    """The message and, for a caller with an account, the failure details it encodes."""
     caller = info.caller
     cross_account = owner_account is not None and owner_account != caller.account_id
     if info.anonymous or cross_account:
@@ -175,10 +187,11 @@ def denied_message(
             f'on resource: "{resource}" {reason}'
         ).rstrip()
     if info.keys is None or info.anonymous:  # nobody's account to decode it in
-        return message
+        return message, None
     request = _request(info, action, resource, owner_account, keys)
-    blob = encoded_failure(request, decision, info.keys, caller_side_only=cross_account)
-    return f"{message} Encoded authorization failure message: {blob}"
+    details = failure_details(request, decision, caller_side_only=cross_account)
+    blob = seal_message(details, info.keys)
+    return f"{message} Encoded authorization failure message: {blob}", details
 
 
 def denial(
@@ -189,8 +202,11 @@ def denial(
     owner_account: str | None,
     keys: Mapping[str, ContextValue] | None = None,
 ) -> S3Error:
-    """The AccessDenied error of a refused request."""
-    return access_denied(denied_message(info, action, resource, decision, owner_account, keys))
+    """The AccessDenied error of a refused request, carrying the engine's explanation."""
+    message, details = _denied(info, action, resource, decision, owner_account, keys)
+    error = access_denied(message)
+    error.explanation = details
+    return error
 
 
 def authorize(

@@ -27,6 +27,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
+from ..errors import EXPLANATIONS_SCOPE_KEY
 from ..ids import request_id as new_request_id
 from ..server.gateway import Gateway
 from ..store.group_commit import GroupCommit
@@ -132,6 +133,9 @@ class S3Endpoint:
             response.headers["x-amz-id-2"] = _host_id(request_id)
             return response
         except S3Error as error:
+            explanations = scope.get(EXPLANATIONS_SCOPE_KEY)
+            if explanations is not None and error.explanation is not None:
+                explanations.append(error.explanation)
             if route_streams and not getattr(request.state, "body_received", False):
                 # The body was not read (maybe not even sent, after Expect: 100-continue):
                 # the connection cannot carry another request.

@@ -42,6 +42,8 @@ class S3Error(Exception):
         self.status = status
         self.extra = dict(extra or {})
         self.headers = dict(headers or {})
+        # The engine's failure details of an AccessDenied (shown by the console, never sent).
+        self.explanation: Mapping[str, Any] | None = None
 
 
 def access_denied(message: str = ACCESS_DENIED) -> S3Error:

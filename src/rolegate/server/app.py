@@ -14,6 +14,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ..clock import Clock
+from ..console.app import create_console
+from ..errors import EXPLANATIONS_SCOPE_KEY
 from ..ids import request_id as new_request_id
 from ..store.database import Database
 from ..wire import sigv4
@@ -21,7 +23,7 @@ from ..wire.query import get_protocol
 from .allocator import tune_allocator
 from .gateway import Gateway
 from .recycle import ConnectionRecycler
-from .routing import service_of
+from .routing import ConsoleRoute, service_of
 
 __all__ = ["DB_URL_ENV", "MAX_QUERY_BODY", "S3_DIR_ENV", "app_from_environment", "create_app"]
 
@@ -81,11 +83,18 @@ def create_app(
         )
         source_ip = request.client.host if request.client else "127.0.0.1"
         result = await anyio.to_thread.run_sync(
-            gateway.handle, http_request, source_ip, limiter=query_threads
+            gateway.handle,
+            http_request,
+            source_ip,
+            scope.get(EXPLANATIONS_SCOPE_KEY),
+            limiter=query_threads,
         )
         return Response(result.body, result.status, result.headers)
 
-    app = Starlette(routes=[Route("/{path:path}", endpoint, methods=_METHODS)])
+    api_route = Route("/{path:path}", endpoint, methods=_METHODS)
+    # The console's own AWS calls are signed API requests: they go to the API route.
+    console = create_console(gateway, Starlette(routes=[api_route]))
+    app = Starlette(routes=[ConsoleRoute(console), api_route])
     app.state.gateway = gateway
     return app
 

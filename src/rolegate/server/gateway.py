@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import urllib.parse
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
@@ -20,6 +21,7 @@ from ..iam.access_keys import KeyOwner, find_key_owner, record_key_use
 from ..iam.authorization import PolicyCache
 from ..ids import request_id as new_request_id
 from ..policy import Request, evaluate
+from ..policy.explain import failure_details
 from ..store.database import Database, UnitOfWork
 from ..sts.keyring import StoreKeyRing
 from ..wire import sigv4
@@ -83,7 +85,14 @@ class Gateway:
         self._key_use: dict[str, float] = {}
 
     # ------------------------------------------------------------------ entry point
-    def handle(self, request: sigv4.HttpRequest, source_ip: str) -> WireResponse:
+    def handle(
+        self,
+        request: sigv4.HttpRequest,
+        source_ip: str,
+        explanations: list[Mapping[str, Any]] | None = None,
+    ) -> WireResponse:
+        """Answer one Query request. `explanations`, given by in-process callers (the
+        console), receives the engine's failure details of an AccessDenied."""
         request_id = new_request_id()
         protocol = get_protocol("iam")
         try:
@@ -124,6 +133,8 @@ class Gateway:
             status, body = protocol.error_body(error, request_id)
             return self._response(status, body, request_id)
         except ServiceError as error:
+            if explanations is not None and error.explanation is not None:
+                explanations.append(error.explanation)
             return self._error(protocol, error.code, error.message, error.http_status, request_id)
         except Exception:
             log.exception("request %s failed", request_id)
@@ -186,7 +197,10 @@ class Gateway:
         )
         decision = evaluate(request, caller.policies)
         if not decision.allowed:
-            raise AccessDenied(access_denied_message(caller.arn, action, resource, decision))
+            raise AccessDenied(
+                access_denied_message(caller.arn, action, resource, decision),
+                explanation=failure_details(request, decision),
+            )
 
     def authenticate(
         self, uow: UnitOfWork, request: sigv4.HttpRequest

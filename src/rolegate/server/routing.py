@@ -5,9 +5,12 @@ from __future__ import annotations
 import re
 import urllib.parse
 from collections.abc import Sequence
-from typing import Final
+from typing import Any, Final
 
-__all__ = ["QUERY_SERVICES", "service_of"]
+from starlette.routing import BaseRoute, Match
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+__all__ = ["CONSOLE_PREFIXES", "QUERY_SERVICES", "ConsoleRoute", "is_console_request", "service_of"]
 
 QUERY_SERVICES: Final = frozenset({"iam", "sts"})
 _SCOPE_SERVICE: Final = re.compile(r"Credential=[^/,\s]+/\d{8}/[^/,\s]+/([^/,\s]+)/aws4_request")
@@ -37,3 +40,54 @@ def service_of(method: str, headers: Sequence[tuple[str, str]], query: str) -> s
     if method == "POST" and content_type.startswith("application/x-www-form-urlencoded"):
         return "iam"
     return "s3"
+
+
+CONSOLE_PREFIXES: Final = ("/console", "/signin", "/switchrole", "/federation")
+_SIGNED_QUERY: Final = ("X-Amz-Credential=", "AWSAccessKeyId=", "X-Amz-Signature=")
+
+
+def is_console_request(scope: Scope) -> bool:
+    """An unsigned request for a console path (or a browser's GET of `/`).
+
+    Anything signed is an API call, so a bucket named like a console path stays reachable
+    with credentials; only anonymous S3 requests to such a bucket are the console's.
+    """
+    if scope["type"] != "http":
+        return False
+    path: str = scope["path"]
+    headers = scope["headers"]
+    for name, value in headers:
+        if name == b"authorization" and value[:5] in (b"AWS4-", b"AWS "):
+            return False
+    query = scope.get("query_string", b"").decode("latin-1")
+    if any(marker in query for marker in _SIGNED_QUERY):
+        return False
+    if path == "/":
+        if scope["method"] != "GET":
+            return False
+        accept = next((value for name, value in headers if name == b"accept"), b"")
+        return b"text/html" in accept
+    return any(path == prefix or path.startswith(prefix + "/") for prefix in CONSOLE_PREFIXES)
+
+
+class ConsoleRoute(BaseRoute):
+    """Routes console requests (`is_console_request`) to the console app."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    def matches(self, scope: Scope) -> tuple[Match, dict[str, Any]]:
+        return (Match.FULL, {}) if is_console_request(scope) else (Match.NONE, {})
+
+    def url_path_for(self, name: str, /, **path_params: Any) -> Any:
+        from starlette.routing import NoMatchFound
+
+        raise NoMatchFound(name, path_params)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["path"] == "/":
+            from starlette.responses import RedirectResponse
+
+            await RedirectResponse("/console", 303)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)

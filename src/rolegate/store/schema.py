@@ -25,6 +25,7 @@ from sqlalchemy import (
 __all__ = [
     "access_keys",
     "accounts",
+    "console_sessions",
     "entity_tags",
     "group_members",
     "groups",
@@ -33,9 +34,11 @@ __all__ = [
     "managed_policies",
     "metadata",
     "mfa_devices",
+    "password_policies",
     "policy_attachments",
     "policy_versions",
     "roles",
+    "signin_failures",
     "token_keys",
     "users",
 ]
@@ -54,6 +57,8 @@ accounts = Table(
     Column("alias", String(63), unique=True, nullable=True),
     Column("generation", BigInteger, nullable=False, default=0),
     _when("created_at"),
+    # The root user's console password (argon2id), set with `rolegate account set-root-password`.
+    Column("root_password_hash", String(256), nullable=True),
 )
 
 users = Table(
@@ -186,6 +191,9 @@ login_profiles = Table(
     Column("password_hash", String(256), nullable=False),
     Column("reset_required", Boolean, nullable=False),
     _when("created_at"),
+    _when("password_changed_at", nullable=True),
+    # JSON list of the previous password hashes (newest first), for PasswordReusePrevention.
+    Column("previous_hashes", Text, nullable=True),
 )
 
 mfa_devices = Table(
@@ -211,4 +219,43 @@ token_keys = Table(
     Column("material", String(512), nullable=False),
     Column("active", Boolean, nullable=False),
     _when("created_at"),
+)
+
+# The account password policy (UpdateAccountPasswordPolicy); no row: AWS's default policy.
+password_policies = Table(
+    "password_policies",
+    metadata,
+    Column("account_id", String(12), ForeignKey("accounts.id"), primary_key=True),
+    Column("minimum_length", Integer, nullable=False),
+    Column("require_symbols", Boolean, nullable=False),
+    Column("require_numbers", Boolean, nullable=False),
+    Column("require_uppercase", Boolean, nullable=False),
+    Column("require_lowercase", Boolean, nullable=False),
+    Column("allow_users_to_change", Boolean, nullable=False),
+    Column("max_age_days", Integer, nullable=True),
+    Column("reuse_prevention", Integer, nullable=True),
+    Column("hard_expiry", Boolean, nullable=False),
+)
+
+# Console sessions: the cookie carries a sealed session token and this row's id; sign-out
+# (or expiry) ends the row, so a copied cookie is refused afterwards on every node.
+console_sessions = Table(
+    "console_sessions",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("account_id", String(12), ForeignKey("accounts.id"), nullable=False),
+    Column("principal_id", String(32), nullable=False),
+    _when("created_at"),
+    _when("expires_at"),
+    _when("ended_at", nullable=True),
+)
+
+# Failed console sign-ins per key ("user:<account>:<name>" or "ip:<address>") in the
+# current window, shared by every node of the store.
+signin_failures = Table(
+    "signin_failures",
+    metadata,
+    Column("key", String(300), primary_key=True),
+    _when("window_start"),
+    Column("failures", Integer, nullable=False),
 )

@@ -25,9 +25,10 @@ from ..iam.authorization import parsed_policy
 from ..iam.common import check_policy_document
 from ..ids import TEMPORARY_KEY_PREFIX, iam_arn, new_secret_access_key, new_unique_id
 from ..policy import PolicyKind, Request, evaluate
+from ..policy.explain import failure_details
 from ..policy.request import account_of_arn
 from ..store.schema import managed_policies, roles
-from .tokens import SessionClaims, TokenError, open_message, seal_token
+from .tokens import KeyRing, SessionClaims, TokenError, open_message, seal_token
 
 __all__ = [
     "CHAINED_SESSION_LIMIT",
@@ -36,6 +37,7 @@ __all__ = [
     "caller_identity",
     "decode_authorization_message",
     "get_session_token",
+    "mint_session",
 ]
 
 CHAINED_SESSION_LIMIT: Final = 3600
@@ -68,14 +70,20 @@ def _credentials(minted: _Minted) -> dict[str, Any]:
     }
 
 
-def _mint(ctx: OperationContext, **claims: Any) -> _Minted:
+def mint_session(keys: KeyRing, caller_arn: str, **claims: Any) -> tuple[SessionClaims, str]:
+    """New temporary credentials: the claims (with a fresh ASIA key and secret) and the
+    sealed session token that carries them."""
     full = SessionClaims(
         access_key_id=new_unique_id(TEMPORARY_KEY_PREFIX, 20),
         secret_access_key=new_secret_access_key(),
-        caller_arn=ctx.caller.arn,
+        caller_arn=caller_arn,
         **claims,
     )
-    return _Minted(full, seal_token(full, ctx.services.keys))
+    return full, seal_token(full, keys)
+
+
+def _mint(ctx: OperationContext, **claims: Any) -> _Minted:
+    return _Minted(*mint_session(ctx.services.keys, ctx.caller.arn, **claims))
 
 
 def caller_identity(caller: Caller) -> dict[str, str]:
@@ -189,7 +197,9 @@ def assume_role(ctx: OperationContext) -> dict[str, Any]:
         raise ValidationError("SourceIdentity must not start with 'aws:'.")
     source_identity = source_identity or inherited_identity
 
-    chained = caller.session is not None
+    # Role chaining is a role session assuming a role; a user's GetSessionToken (or console)
+    # session assuming one is not.
+    chained = caller.session is not None and caller.session.kind == "AssumedRole"
     duration = int(params.get("DurationSeconds", 3600))
     mfa_at = _verify_mfa(ctx, params.get("SerialNumber"), params.get("TokenCode"))
     if mfa_at is None and caller.session is not None:
@@ -222,10 +232,10 @@ def assume_role(ctx: OperationContext) -> dict[str, Any]:
         if action == "sts:TagSession":
             tag_context.update(request_tags)
             tag_context["aws:TagKeys"] = list(tags)
-        decision = evaluate(
-            Request(caller.principal, action, role_arn, tag_context, resource_account=account_id),
-            policies,
+        request = Request(
+            caller.principal, action, role_arn, tag_context, resource_account=account_id
         )
+        decision = evaluate(request, policies)
         if not decision.allowed:
             message = (
                 denied_message
@@ -235,7 +245,14 @@ def assume_role(ctx: OperationContext) -> dict[str, Any]:
                     f"{role_arn}"
                 )
             )
-            raise AccessDenied(message)
+            # The role's trust policy belongs to its account: another account's caller is
+            # told only of its own side.
+            raise AccessDenied(
+                message,
+                explanation=failure_details(
+                    request, decision, caller_side_only=account_id != caller.account_id
+                ),
+            )
 
     if chained and duration > CHAINED_SESSION_LIMIT:
         raise ValidationError(

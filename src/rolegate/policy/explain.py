@@ -1,21 +1,19 @@
-"""The encoded authorization failure message of an S3 AccessDenied (EC2-style).
+"""What a denial tells: the decision, the statements that matched, the failures and the
+request context, shaped like the JSON that AWS's `sts:DecodeAuthorizationMessage` returns.
 
-The decision details, shaped like the JSON AWS's `sts:DecodeAuthorizationMessage` returns,
-are sealed with the gateway's key ring (`seal_message`): only a principal allowed
-`sts:DecodeAuthorizationMessage` can read them. A caller denied on another account's bucket
-sees no statement of that account's bucket policy in it, only its own side's.
+The S3 AccessDenied seals it into its encoded message; the console shows it under a refusal.
+Pure: a function of the request and the engine's decision.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from ..policy import Decision, PolicyKind
-from ..policy.evaluate import Effect
-from ..policy.request import Request
-from ..sts.tokens import KeyRing, seal_message
+from .evaluate import Decision, Effect
+from .model import PolicyKind
+from .request import Request
 
-__all__ = ["encoded_failure", "failure_details"]
+__all__ = ["failure_details"]
 
 
 def failure_details(
@@ -70,10 +68,3 @@ def failure_details(
             },
         },
     }
-
-
-def encoded_failure(
-    request: Request, decision: Decision, keys: KeyRing, *, caller_side_only: bool = False
-) -> str:
-    """The sealed blob to append to the AccessDenied message."""
-    return seal_message(failure_details(request, decision, caller_side_only=caller_side_only), keys)
