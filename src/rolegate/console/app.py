@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any, Final
 
 from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -66,6 +68,22 @@ def create_console(gateway: Gateway, api: ASGIApp) -> ASGIApp:
     routes: list[Route | Mount] = [Mount("/console/static", StaticFiles(directory=_STATIC))]
     for module in (signin_pages, home, switch_role, federation, s3_pages, iam_pages):
         routes.extend(module.routes(console))
-    app = Starlette(routes=routes)
+    async def not_found(request: Request, exc: Exception) -> Response:
+        identity = await console.identity(request)
+        status = getattr(exc, "status_code", 404)
+        return console.render(
+            request,
+            "error.html",
+            identity,
+            status=status,
+            title="Page not found" if status == 404 else "Request refused",
+            message=(
+                "There is no console page at this address."
+                if status == 404
+                else "The console does not answer this kind of request here."
+            ),
+        )
+
+    app = Starlette(routes=routes, exception_handlers={404: not_found, 405: not_found})
     app.state.console = console
     return _SecurityHeaders(app)

@@ -22,10 +22,10 @@ from urllib.parse import unquote, urlsplit
 
 import anyio.from_thread
 import anyio.to_thread
-from botocore.awsrequest import AWSResponse
-from botocore.config import Config
-from botocore.exceptions import ClientError
-from botocore.session import Session as BotocoreSession
+from botocore.awsrequest import AWSResponse  # type: ignore[import-untyped]
+from botocore.config import Config  # type: ignore[import-untyped]
+from botocore.exceptions import ClientError  # type: ignore[import-untyped]
+from botocore.session import Session as BotocoreSession  # type: ignore[import-untyped]
 
 from ..errors import EXPLANATIONS_SCOPE_KEY
 
