@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 from urllib.parse import unquote, urlsplit
 
+import anyio
 import anyio.from_thread
 import anyio.to_thread
 from botocore.awsrequest import AWSResponse  # type: ignore[import-untyped]
@@ -38,6 +39,10 @@ __all__ = [
 _INTERNAL_ENDPOINT: Final = "http://rolegate.console.internal"
 _REGION: Final = "us-east-1"
 _CLIENTS: Final = 256
+# Console calls wait in their threads for the app, which may itself need worker threads
+# (S3 on PostgreSQL, file I/O): they get their own limiter, so they never hold all of the
+# default pool's threads.
+_CALL_THREADS: Final = 16
 
 
 @dataclass(frozen=True)
@@ -95,6 +100,7 @@ class ConsoleAws:
         self._clients: OrderedDict[tuple[str, str, str], Any] = OrderedDict()
         self._lock = threading.Lock()
         self._local = threading.local()
+        self._limiter = anyio.CapacityLimiter(_CALL_THREADS)
 
     # ------------------------------------------------------------------ calls
     async def call(
@@ -108,7 +114,13 @@ class ConsoleAws:
         """`operation` (botocore's snake_case method name) of `service`; AwsCallError on an
         error answer."""
         return await anyio.to_thread.run_sync(
-            self._call_sync, credentials, client_ip, service, operation, params
+            self._call_sync,
+            credentials,
+            client_ip,
+            service,
+            operation,
+            params,
+            limiter=self._limiter,
         )
 
     def presigned_url(
