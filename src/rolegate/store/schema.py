@@ -13,6 +13,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     PrimaryKeyConstraint,
@@ -25,6 +26,8 @@ from sqlalchemy import (
 __all__ = [
     "access_keys",
     "accounts",
+    "audit_event_resources",
+    "audit_events",
     "console_sessions",
     "entity_tags",
     "group_members",
@@ -258,4 +261,46 @@ signin_failures = Table(
     Column("key", String(300), primary_key=True),
     _when("window_start"),
     Column("failures", Integer, nullable=False),
+)
+
+# The audit trail: one CloudTrail record per event and receiving account (a cross-account
+# AssumeRole is two rows with one sharedEventID). The columns are the LookupEvents filters;
+# `record` is the whole CloudTrail JSON record.
+audit_events = Table(
+    "audit_events",
+    metadata,
+    Column("event_id", String(36), primary_key=True),
+    Column("account_id", String(12), nullable=False),
+    _when("event_time"),
+    Column("event_name", String(128), nullable=False),
+    Column("event_source", String(64), nullable=False),
+    Column("read_only", Boolean, nullable=False),
+    Column("username", String(256), nullable=True),
+    Column("access_key_id", String(32), nullable=True),
+    Column("event_category", String(16), nullable=False),
+    Column("record", Text, nullable=False),
+    Index("ix_audit_events_account_time", "account_id", "event_time"),
+    Index("ix_audit_events_name", "account_id", "event_name", "event_time"),
+    Index("ix_audit_events_source", "account_id", "event_source", "event_time"),
+    Index("ix_audit_events_username", "account_id", "username", "event_time"),
+    Index("ix_audit_events_key", "account_id", "access_key_id", "event_time"),
+    Index("ix_audit_events_read_only", "account_id", "read_only", "event_time"),
+)
+
+audit_event_resources = Table(
+    "audit_event_resources",
+    metadata,
+    Column(
+        "event_id",
+        String(36),
+        ForeignKey("audit_events.event_id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("account_id", String(12), nullable=False),
+    _when("event_time"),
+    Column("resource_type", String(128), nullable=True),
+    Column("resource_name", String(2048), nullable=True),
+    Index("ix_audit_resources_name", "account_id", "resource_name", "event_time"),
+    Index("ix_audit_resources_type", "account_id", "resource_type", "event_time"),
+    Index("ix_audit_resources_event", "event_id"),
 )
