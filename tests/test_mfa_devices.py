@@ -337,23 +337,23 @@ def test_login_profile_lifecycle_and_console_password(
 ) -> None:
     with database.write() as uow:
         created = login_profiles.create_login_profile(
-            uow, account_id, "ALICE", "correct horse", reset_required=True
+            uow, account_id, "ALICE", "Correct-horse1", reset_required=True
         )
     assert created == {"UserName": "alice", "CreateDate": START, "PasswordResetRequired": True}
     with database.read() as uow:
         assert login_profiles.get_login_profile(uow, account_id, "alice") == created
         stored = uow.connection.execute(select(login_profile_table)).one()
     assert stored.password_hash.startswith("$argon2id$")
-    assert "correct horse" not in stored.password_hash
+    assert "Correct-horse1" not in stored.password_hash
 
     def check(name: str, password: str) -> bool:
         with database.write() as uow:
             return login_profiles.check_console_password(uow, account_id, name, password)
 
     assert not check("alice", "wrong horse")
-    assert not check("nobody", "correct horse")
+    assert not check("nobody", "Correct-horse1")
     clock.advance(10)
-    assert check("alice", "correct horse")
+    assert check("alice", "Correct-horse1")
     with database.read() as uow:
         row = get_user(uow, account_id, "alice")
         described = users.describe_user(uow, row)
@@ -361,17 +361,17 @@ def test_login_profile_lifecycle_and_console_password(
 
     with database.write() as uow:
         login_profiles.update_login_profile(
-            uow, account_id, "alice", password="battery staple", reset_required=False
+            uow, account_id, "alice", password="Battery-staple1", reset_required=False
         )
-    assert not check("alice", "correct horse")
-    assert check("alice", "battery staple")
+    assert not check("alice", "Correct-horse1")
+    assert check("alice", "Battery-staple1")
     with database.read() as uow:
         assert not login_profiles.get_login_profile(uow, account_id, "alice")[
             "PasswordResetRequired"
         ]
     with database.write() as uow:
         login_profiles.delete_login_profile(uow, account_id, "alice")
-    assert not check("alice", "battery staple")
+    assert not check("alice", "Battery-staple1")
     with database.read() as uow, pytest.raises(NoSuchEntity) as caught:
         login_profiles.get_login_profile(uow, account_id, "alice")
     assert caught.value.message == "Login Profile for User alice cannot be found."
@@ -386,14 +386,14 @@ def test_login_profile_errors(database: Database, account_id: str, user_id: str)
         "Password does not conform to the account password policy.",
     )
     with database.write() as uow:
-        login_profiles.create_login_profile(uow, account_id, "alice", "12345678")
+        login_profiles.create_login_profile(uow, account_id, "alice", "Twelve-345")
     with database.write() as uow, pytest.raises(EntityAlreadyExists) as dup:
-        login_profiles.create_login_profile(uow, account_id, "alice", "12345678")
+        login_profiles.create_login_profile(uow, account_id, "alice", "Twelve-345")
     assert dup.value.message == "Login Profile for user alice already exists."
     with database.write() as uow, pytest.raises(PasswordPolicyViolation):
         login_profiles.update_login_profile(uow, account_id, "alice", password="1234567")
     with database.write() as uow, pytest.raises(NoSuchEntity) as nouser:
-        login_profiles.create_login_profile(uow, account_id, "bob", "12345678")
+        login_profiles.create_login_profile(uow, account_id, "bob", "Twelve-345")
     assert nouser.value.message == "The user with name bob cannot be found."
     with database.write() as uow:
         users.create_user(uow, account_id, "bob")

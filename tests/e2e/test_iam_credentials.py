@@ -73,14 +73,14 @@ def _user_client(root_iam: Any, client: ClientFactory, name: str, *actions: str)
 def test_login_profile_lifecycle(root_iam: Any) -> None:
     root_iam.create_user(UserName="alice")
     created = root_iam.create_login_profile(
-        UserName="Alice", Password="correct horse", PasswordResetRequired=True
+        UserName="Alice", Password="Correct-horse1", PasswordResetRequired=True
     )["LoginProfile"]
     assert created["UserName"] == "alice" and created["PasswordResetRequired"] is True
     fetched = root_iam.get_login_profile(UserName="alice")["LoginProfile"]
     assert fetched["CreateDate"] == created["CreateDate"]
     assert fetched["PasswordResetRequired"] is True
     root_iam.update_login_profile(
-        UserName="alice", Password="battery staple", PasswordResetRequired=False
+        UserName="alice", Password="Battery-staple1", PasswordResetRequired=False
     )
     assert root_iam.get_login_profile(UserName="alice")["LoginProfile"][
         "PasswordResetRequired"
@@ -101,7 +101,7 @@ def test_login_profile_lifecycle(root_iam: Any) -> None:
 
 def test_login_profile_errors(root_iam: Any) -> None:
     with pytest.raises(ClientError) as caught:
-        root_iam.create_login_profile(UserName="ghost", Password="long enough")
+        root_iam.create_login_profile(UserName="ghost", Password="Long-enough1")
     assert _error(caught) == ("NoSuchEntity", 404, "The user with name ghost cannot be found.")
     root_iam.create_user(UserName="bob")
     with pytest.raises(ClientError) as caught:
@@ -122,9 +122,9 @@ def test_login_profile_errors(root_iam: Any) -> None:
             404,
             "Login Profile for User bob cannot be found.",
         )
-    root_iam.create_login_profile(UserName="bob", Password="long enough")
+    root_iam.create_login_profile(UserName="bob", Password="Long-enough1")
     with pytest.raises(ClientError) as caught:
-        root_iam.create_login_profile(UserName="bob", Password="long enough")
+        root_iam.create_login_profile(UserName="bob", Password="Long-enough1")
     assert _error(caught) == (
         "EntityAlreadyExists",
         409,
@@ -137,7 +137,7 @@ def test_login_profile_errors(root_iam: Any) -> None:
 
 def test_a_user_reads_its_own_login_profile(root_iam: Any, client: ClientFactory) -> None:
     carol = _user_client(root_iam, client, "carol", "iam:GetLoginProfile")
-    root_iam.create_login_profile(UserName="carol", Password="long enough")
+    root_iam.create_login_profile(UserName="carol", Password="Long-enough1")
     assert carol.get_login_profile()["LoginProfile"]["UserName"] == "carol"
     root_iam.create_user(UserName="dave")
     with pytest.raises(ClientError) as caught:

@@ -1,4 +1,4 @@
-"""Accounts: creation with a root access key, aliases, the account summary."""
+"""Accounts: creation with a root access key, aliases, the root password, the account summary."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ from ..store.schema import (
     users,
 )
 from .common import QUOTAS, count
+from .passwords import check_root_password, hash_password
 
 __all__ = [
     "NewAccount",
@@ -34,6 +35,7 @@ __all__ = [
     "find_account",
     "list_account_aliases",
     "list_accounts",
+    "set_root_password",
 ]
 
 _ALIAS: Final = re.compile(r"^[a-z0-9]([a-z0-9]|-(?!-)){1,61}[a-z0-9]$")
@@ -107,6 +109,22 @@ def create_account(uow: UnitOfWork, alias: str | None, account_id: str | None = 
         )
     )
     return NewAccount(candidate, alias, key_id, secret)
+
+
+def set_root_password(uow: UnitOfWork, id_or_alias: str, password: str) -> str:
+    """Set the root user's console password (AWS's root rules, not the account policy);
+    returns the account id."""
+    row = find_account(uow, id_or_alias)
+    if row is None:
+        raise NoSuchEntity(f"The account {id_or_alias} cannot be found.")
+    check_root_password(password)
+    uow.lock_account(row.id)
+    uow.connection.execute(
+        update(accounts)
+        .where(accounts.c.id == row.id)
+        .values(root_password_hash=hash_password(password))
+    )
+    return str(row.id)
 
 
 def list_accounts(uow: UnitOfWork) -> list[dict[str, Any]]:

@@ -194,6 +194,18 @@ AWS_MANAGED_POLICIES: Final[tuple[AwsManagedPolicy, ...]] = (
         ),
     ),
     AwsManagedPolicy(
+        "IAMUserChangePassword",
+        "Provides the ability for an IAM user to change their own password.",
+        _allow(
+            {
+                "Effect": "Allow",
+                "Action": ["iam:ChangePassword"],
+                "Resource": ["arn:aws:iam::*:user/${aws:username}"],
+            },
+            {"Effect": "Allow", "Action": ["iam:GetAccountPasswordPolicy"], "Resource": "*"},
+        ),
+    ),
+    AwsManagedPolicy(
         "AmazonS3FullAccess",
         "Provides full access to all buckets via the AWS Management Console.",
         _allow(

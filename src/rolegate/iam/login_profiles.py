@@ -1,18 +1,30 @@
-"""Login profiles: the console passwords of IAM users (argon2id hashes, never the password)."""
+"""Login profiles: the console passwords of IAM users (argon2id hashes, never the password).
+
+Every new password goes through the account password policy (`passwords`): strength, reuse of
+previous passwords, and the time it was set (for MaxPasswordAge).
+"""
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Any, Final
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Row, delete, insert, select, update
 
-from ..errors import EntityAlreadyExists, NoSuchEntity, ServiceError
+from ..errors import EntityAlreadyExists, NoSuchEntity
 from ..store.database import UnitOfWork, as_utc
 from ..store.schema import login_profiles, users
 from .common import find_named, get_user
+from .passwords import (
+    DEFAULT_POLICY,
+    PasswordPolicyViolation,
+    check_password_rules,
+    dummy_hash,
+    effective_policy,
+    hash_password,
+    needs_rehash,
+    new_password_values,
+    verify_password_hash,
+)
 
 __all__ = [
     "MIN_PASSWORD_LENGTH",
@@ -21,47 +33,20 @@ __all__ = [
     "check_password_policy",
     "create_login_profile",
     "delete_login_profile",
+    "find_login_profile",
     "get_login_profile",
     "hash_password",
     "update_login_profile",
     "verify_password_hash",
 ]
 
-MIN_PASSWORD_LENGTH: Final = 8
-"""The default account password policy (no custom policy can be set yet): 8 characters."""
-
-_HASHER: Final = PasswordHasher()
+MIN_PASSWORD_LENGTH: Final = DEFAULT_POLICY.minimum_length
+"""The default account password policy's minimum length (no policy set)."""
 
 
-@cache
-def _dummy_hash() -> str:
-    """Verified against when the user or its profile is missing, so a failed sign-in costs
-    the same argon2 work whether or not the user exists."""
-    return _HASHER.hash("rolegate: no such login profile")
-
-
-def hash_password(password: str) -> str:
-    return _HASHER.hash(password)
-
-
-def verify_password_hash(stored: str | None, password: str) -> bool:
-    """True when `password` matches the argon2 hash `stored`; with no hash, still one
-    verification (against a dummy), so timing tells nothing."""
-    try:
-        _HASHER.verify(stored or _dummy_hash(), password)
-    except (VerificationError, InvalidHashError):
-        return False
-    return stored is not None
-
-
-class PasswordPolicyViolation(ServiceError):
-    code = "PasswordPolicyViolation"
-    http_status = 400
-
-
-def check_password_policy(password: str) -> None:
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise PasswordPolicyViolation("Password does not conform to the account password policy.")
+def check_password_policy(uow: UnitOfWork, account_id: str, password: str) -> None:
+    """The account policy's strength rules (PasswordPolicyViolation)."""
+    check_password_rules(uow, account_id, effective_policy(uow, account_id), password)
 
 
 def _profile_shape(user_name: str, row: Row[Any]) -> dict[str, Any]:
@@ -72,14 +57,14 @@ def _profile_shape(user_name: str, row: Row[Any]) -> dict[str, Any]:
     }
 
 
-def _find_profile(uow: UnitOfWork, user_id: str) -> Row[Any] | None:
+def find_login_profile(uow: UnitOfWork, user_id: str) -> Row[Any] | None:
     return uow.connection.execute(
         select(login_profiles).where(login_profiles.c.user_id == user_id)
     ).first()
 
 
 def _require_profile(uow: UnitOfWork, user: Row[Any]) -> Row[Any]:
-    row = _find_profile(uow, user.id)
+    row = find_login_profile(uow, user.id)
     if row is None:
         raise NoSuchEntity(f"Login Profile for User {user.name} cannot be found.")
     return row
@@ -96,15 +81,16 @@ def create_login_profile(
     """Give the user a console password; return the `LoginProfile` shape."""
     uow.lock_account(account_id)
     user = get_user(uow, account_id, user_name)
-    if _find_profile(uow, user.id) is not None:
+    if find_login_profile(uow, user.id) is not None:
         raise EntityAlreadyExists(f"Login Profile for user {user.name} already exists.")
-    check_password_policy(password)
+    check_password_policy(uow, account_id, password)
     uow.connection.execute(
         insert(login_profiles).values(
             user_id=user.id,
-            password_hash=_HASHER.hash(password),
+            password_hash=hash_password(password),
             reset_required=reset_required,
             created_at=uow.now,
+            password_changed_at=uow.now,
         )
     )
     return {"UserName": user.name, "CreateDate": uow.now, "PasswordResetRequired": reset_required}
@@ -125,11 +111,14 @@ def update_login_profile(
 ) -> None:
     uow.lock_account(account_id)
     user = get_user(uow, account_id, user_name)
-    _require_profile(uow, user)
+    profile = _require_profile(uow, user)
     values: dict[str, Any] = {}
     if password is not None:
-        check_password_policy(password)
-        values["password_hash"] = _HASHER.hash(password)
+        values.update(
+            new_password_values(
+                uow, account_id, profile, password, effective_policy(uow, account_id)
+            )
+        )
     if reset_required is not None:
         values["reset_required"] = reset_required
     if values:
@@ -154,22 +143,18 @@ def check_console_password(uow: UnitOfWork, account_id: str, user_name: str, pas
     """
     uow.lock_account(account_id)
     user = find_named(uow, users, account_id, user_name)
-    profile = _find_profile(uow, user.id) if user is not None else None
-    stored = profile.password_hash if profile is not None else _dummy_hash()
-    try:
-        _HASHER.verify(stored, password)
-    except (VerificationError, InvalidHashError):
-        return False
-    if user is None or profile is None:
+    profile = find_login_profile(uow, user.id) if user is not None else None
+    stored = profile.password_hash if profile is not None else dummy_hash()
+    if not verify_password_hash(stored, password) or user is None or profile is None:
         return False
     connection = uow.connection
     connection.execute(
         update(users).where(users.c.id == user.id).values(password_last_used=uow.now)
     )
-    if _HASHER.check_needs_rehash(stored):
+    if needs_rehash(stored):
         connection.execute(
             update(login_profiles)
             .where(login_profiles.c.user_id == user.id)
-            .values(password_hash=_HASHER.hash(password))
+            .values(password_hash=hash_password(password))
         )
     return True
