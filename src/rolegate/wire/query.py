@@ -22,18 +22,16 @@ Parsed params use botocore's Python types: ``str``, ``int``, ``float``, ``bool``
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from functools import cache
 from typing import Any, TypeAlias
 
 import botocore.session  # type: ignore[import-untyped]
 from botocore.model import (  # type: ignore[import-untyped]
-    NoShapeFoundError,
     OperationModel,
     ServiceModel,
-    Shape,
 )
 
+from rolegate.wire.protocol_errors import ModeledError, modeled_error
 from rolegate.wire.query_parse import (
     FormInput,
     QueryProtocolError,
@@ -53,16 +51,6 @@ __all__ = [
     "serialize_error",
     "serialize_response",
 ]
-
-
-@dataclass(frozen=True, slots=True)
-class ModeledError:
-    """What the model says about an error shape: its wire code, HTTP status and fault side."""
-
-    shape_name: str
-    code: str
-    http_status: int
-    sender_fault: bool
 
 
 class ServiceProtocol:
@@ -157,19 +145,7 @@ class ServiceProtocol:
     # ---- modeled errors
     def modeled_error(self, shape_name: str) -> ModeledError:
         """Code, HTTP status and fault side of the error shape ``shape_name``."""
-        try:
-            shape: Shape = self.model.shape_for(shape_name)
-        except NoShapeFoundError:
-            raise KeyError(shape_name) from None
-        if not shape.metadata.get("exception"):
-            raise KeyError(f"{shape_name} is not an error shape")
-        info: Mapping[str, Any] = shape.metadata.get("error") or {}
-        return ModeledError(
-            shape_name=shape_name,
-            code=str(info.get("code", shape_name)),
-            http_status=int(info.get("httpStatusCode", 400)),
-            sender_fault=bool(info.get("senderFault", True)),
-        )
+        return modeled_error(self.model, shape_name)
 
     def error_http_status(self, shape_name: str) -> tuple[int, str]:
         """``(http_status, code)`` of a modeled error shape, e.g. ``(404, "NoSuchEntity")``."""

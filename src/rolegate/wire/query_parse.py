@@ -48,6 +48,8 @@ from typing import Any, Final, TypeAlias
 
 from botocore.model import OperationModel, ServiceModel, Shape  # type: ignore[import-untyped]
 
+from rolegate.wire.protocol_errors import ProtocolError
+
 __all__ = [
     "MAX_NESTING_DEPTH",
     "FormInput",
@@ -65,21 +67,8 @@ FormInput: TypeAlias = Mapping[str, Sequence[str]] | Sequence[tuple[str, str]]
 """A decoded form: ``parse_qs``-style mapping or ``parse_qsl``-style list of pairs."""
 
 
-class QueryProtocolError(Exception):
+class QueryProtocolError(ProtocolError):
     """An error to return to the client as an AWS ``ErrorResponse``."""
-
-    def __init__(self, code: str, message: str, http_status: int = 400, *, sender: bool = True):
-        super().__init__(f"{code}: {message}")
-        self.code = code
-        self.message = message
-        self.http_status = http_status
-        self.sender = sender
-
-    def __repr__(self) -> str:
-        return (
-            f"QueryProtocolError({self.code!r}, {self.message!r}, {self.http_status!r}, "
-            f"sender={self.sender!r})"
-        )
 
 
 def _invalid_value(raw: str, wire_key: str, expected: str) -> QueryProtocolError:
