@@ -16,6 +16,7 @@ from typing import Any
 import click
 from sqlalchemy.engine import make_url
 
+from .audit.cli import audit
 from .bootstrap import open_database
 from .demo import (
     DEMO_FILE,
@@ -43,6 +44,9 @@ _EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "policy"
 @click.version_option(package_name="rolegate")
 def main() -> None:
     """rolegate: AWS-compatible IAM + STS with a policy engine that enforces."""
+
+
+main.add_command(audit)
 
 
 @main.group()
@@ -133,13 +137,30 @@ def _store_options(command: Callable[..., None]) -> Callable[..., None]:
     type=click.IntRange(1, 64),
     help="Server processes; they share the store (caches follow its generation counters).",
 )
+@click.option(
+    "--audit-retention-days",
+    default=90,
+    show_default=True,
+    type=click.FloatRange(min=0, min_open=True),
+    help="Audit events older than this are pruned.",
+)
+@click.option("--no-audit", is_flag=True, help="Record no audit events (benchmarks).")
 @_store_options
-def serve(host: str, port: int, with_demo: bool, workers: int, data: str, db: str | None) -> None:
+def serve(
+    host: str,
+    port: int,
+    with_demo: bool,
+    workers: int,
+    audit_retention_days: float,
+    no_audit: bool,
+    data: str,
+    db: str | None,
+) -> None:
     """Run the rolegate endpoint (IAM and STS over the AWS Query protocol, S3 over REST)."""
     import uvicorn
 
     from .server.allocator import tune_allocator
-    from .server.app import DB_URL_ENV, S3_DIR_ENV, create_app
+    from .server.app import AUDIT_ENV, AUDIT_RETENTION_ENV, DB_URL_ENV, S3_DIR_ENV, create_app
 
     database = _database(data, db)
     s3_dir = Path(data).resolve() / "s3-objects"
@@ -148,6 +169,8 @@ def serve(host: str, port: int, with_demo: bool, workers: int, data: str, db: st
     if workers > 1:
         os.environ[DB_URL_ENV] = database.url
         os.environ[S3_DIR_ENV] = str(s3_dir)
+        os.environ[AUDIT_ENV] = "off" if no_audit else "on"
+        os.environ[AUDIT_RETENTION_ENV] = str(audit_retention_days)
         # The workers share one listening socket. By default libuv accepts every pending
         # connection on a wakeup, so a burst of new connections often lands on one worker
         # (seen: 8 of 8); accepting one at a time lets the others take their share.
@@ -169,7 +192,12 @@ def serve(host: str, port: int, with_demo: bool, workers: int, data: str, db: st
         database.dispose()
         return
     tune_allocator()
-    app = create_app(database, s3_data_dir=s3_dir)
+    app = create_app(
+        database,
+        s3_data_dir=s3_dir,
+        audit=not no_audit,
+        audit_retention_days=audit_retention_days,
+    )
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")
     server = uvicorn.Server(config)
     if with_demo:
@@ -261,7 +289,7 @@ def _safe_url(url: str) -> str:
 
 @main.group()
 def account() -> None:
-    """Create and list accounts."""
+    """Create and list accounts, set root passwords."""
 
 
 @account.command("create")
@@ -291,6 +319,38 @@ def account_list(data: str, db: str | None) -> None:
         listed = list_accounts(uow)
     database.dispose()
     click.echo(json.dumps(listed, indent=2))
+
+
+@account.command("set-root-password")
+@click.option("--account", "account_ref", required=True, help="Account id or alias.")
+@click.option(
+    "--password-stdin",
+    is_flag=True,
+    help="Read the password from the first line of standard input (no prompt).",
+)
+@_store_options
+def account_set_root_password(
+    account_ref: str, password_stdin: bool, data: str, db: str | None
+) -> None:
+    """Set the root user's console password (asked twice unless --password-stdin)."""
+    from .iam.accounts import set_root_password
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt(
+            "Root password", hide_input=True, confirmation_prompt="Repeat the root password"
+        )
+    database = _database(data, db)
+    try:
+        with database.write() as uow:
+            account_id = set_root_password(uow, account_ref, password)
+    except ServiceError as error:
+        click.echo(f"error: {error.code}: {error.message}", err=True)
+        sys.exit(1)
+    finally:
+        database.dispose()
+    click.echo(f"Root password set for account {account_id}.")
 
 
 @main.group()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -25,8 +26,11 @@ def server(
         running = RunningServer.sqlite(tmp_path_factory.mktemp("rolegate-data"))
     else:
         cluster = request.getfixturevalue("postgres_cluster")
+        # A fresh database each time: other directories reuse this fixture, and pytest may
+        # set a session fixture up again when the test order switches between its params.
         running = RunningServer(
-            cluster.create_database("rolegate_e2e"), tmp_path_factory.mktemp("rolegate-s3")
+            cluster.create_database(f"rolegate_e2e_{uuid.uuid4().hex[:12]}"),
+            tmp_path_factory.mktemp("rolegate-s3"),
         )
     running.start()
     yield running

@@ -12,6 +12,7 @@ import uvicorn
 from rolegate.bootstrap import open_database
 from rolegate.clock import OffsetClock
 from rolegate.server.app import create_app
+from rolegate.server.gateway import Gateway
 from rolegate.store.database import default_sqlite_url
 from rolegate.sts.keyring import StoreKeyRing
 
@@ -33,8 +34,9 @@ class RunningServer:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.s3_data_dir = s3_data_dir
+        self.app = create_app(self.database, s3_data_dir=s3_data_dir)
         config = uvicorn.Config(
-            create_app(self.database, s3_data_dir=s3_data_dir),
+            self.app,
             host="127.0.0.1",
             port=self.port,
             log_level="warning",
@@ -55,6 +57,11 @@ class RunningServer:
                 raise RuntimeError("rolegate test server did not start")
             time.sleep(0.02)
         return self
+
+    @property
+    def gateway(self) -> Gateway:
+        gateway: Gateway = self.app.state.gateway
+        return gateway
 
     def database_keys(self) -> StoreKeyRing:
         """A key ring over the server's store (the server's own seals and opens the same)."""

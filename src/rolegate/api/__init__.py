@@ -4,12 +4,14 @@ Importing this package registers every operation.
 """
 
 from . import (  # noqa: F401  (registration side effects)
+    cloudtrail,
     iam_accounts,
     iam_credentials,
     iam_groups,
     iam_inline_policies,
     iam_keys,
     iam_managed_policies,
+    iam_passwords,
     iam_roles,
     iam_users,
     sts,

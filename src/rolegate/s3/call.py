@@ -72,6 +72,7 @@ class Call:
     signing: ChunkSigning | None = None
     prepared: Any = None  # what the operation's `prepare` step found (see `operations`)
     params: dict[str, Any] = field(default_factory=dict)
+    bucket_owner: str | None = None  # the account of the request's bucket, once loaded (audit)
 
     @property
     def bucket(self) -> str:

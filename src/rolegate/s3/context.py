@@ -114,6 +114,8 @@ class S3Context:
         action = action or call.action
         resource = object_arn(name, key) if key is not None else bucket_arn(name)
         bucket = self.buckets.get(uow, name, call.info.caller)
+        if bucket is not None and name == call.route.bucket:
+            call.bucket_owner = bucket.account_id
         if bucket is None:
             authorize(
                 call.info,

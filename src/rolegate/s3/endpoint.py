@@ -27,6 +27,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
+from ..audit.capture import s3_records
 from ..errors import EXPLANATIONS_SCOPE_KEY
 from ..ids import request_id as new_request_id
 from ..server.gateway import Gateway
@@ -102,6 +103,7 @@ class S3Endpoint:
         query = scope.get("query_string", b"").decode("latin-1")
         resource = unquote(raw_path)
         route_streams = method in ("PUT", "POST")
+        admitted: list[Call] = []  # the call once authenticated: its event names the caller
         try:
             pairs = decode_query(query)
             route = route_request(method, raw_path, pairs, headers)
@@ -125,12 +127,13 @@ class S3Endpoint:
                 object_data=object_data,
             )
             if self.admit_on_loop:
-                call = self._admit(arrival, operation)
+                call = self._admit(arrival, operation, admitted)
             else:
-                call = await run_in_threadpool(self._admit, arrival, operation)
+                call = await run_in_threadpool(self._admit, arrival, operation, admitted)
             response = await operation.handler(self.context, call, request)
             response.headers["x-amz-request-id"] = request_id
             response.headers["x-amz-id-2"] = _host_id(request_id)
+            self._audit(admitted, response, None)
             return response
         except S3Error as error:
             explanations = scope.get(EXPLANATIONS_SCOPE_KEY)
@@ -140,10 +143,14 @@ class S3Endpoint:
                 # The body was not read (maybe not even sent, after Expect: 100-continue):
                 # the connection cannot carry another request.
                 error.headers["Connection"] = "close"
-            return _error_response(error, request_id, resource, method)
+            response = _error_response(error, request_id, resource, method)
+            self._audit(admitted, response, error)
+            return response
         except RestXmlError as error:
             converted = S3Error(error.code, error.message, error.status, extra=error.extra)
-            return _error_response(converted, request_id, resource, method)
+            response = _error_response(converted, request_id, resource, method)
+            self._audit(admitted, response, converted)
+            return response
         except ClientDisconnect:
             return Response(status_code=400)
         except Exception:
@@ -151,7 +158,30 @@ class S3Endpoint:
             internal = S3Error(
                 "InternalError", "We encountered an internal error. Please try again.", 500
             )
-            return _error_response(internal, request_id, resource, method)
+            response = _error_response(internal, request_id, resource, method)
+            self._audit(admitted, response, internal)
+            return response
+
+    def _audit(self, admitted: list[Call], response: Response, error: S3Error | None) -> None:
+        """Record the request's events before the response goes out: only once it was
+        authenticated (anonymous included); unauthenticated or unroutable ones name nobody."""
+        audit = self.gateway.audit
+        if not admitted or not audit.enabled:
+            return
+        call = admitted[0]
+        try:
+            records = s3_records(
+                call,
+                bucket_owner=call.bucket_owner,
+                error=(error.code, error.message) if error is not None else None,
+                response_headers=response.headers,
+                host_id=response.headers.get("x-amz-id-2", ""),
+            )
+            audit.record(records, at=call.info.now)
+        except Exception:
+            if error is None:
+                raise  # a success that cannot be recorded is not acknowledged
+            log.exception("recording the audit event of S3 request %s failed", call.request_id)
 
     def _sweep_orphans(self) -> None:
         """Delete blob files that no row names (deletions a crash cut off), off the start."""
@@ -173,11 +203,13 @@ class S3Endpoint:
         length = headers.get("content-length", "").strip()
         return length.isdigit() and int(length) <= self.context.inline_object_size
 
-    def _admit(self, arrival: Arrival, operation: Operation) -> Call:
+    def _admit(self, arrival: Arrival, operation: Operation, admitted: list[Call]) -> Call:
         """Authenticate, check a buffered body's digests, and run the operation's `prepare`
-        (one read transaction), then its `complete`: one call, on the loop or in a thread."""
+        (one read transaction), then its `complete`: one call, on the loop or in a thread.
+        The authenticated call goes into `admitted` at once (for its audit event)."""
         with self.database.read() as uow:
             call = authenticate(self.gateway, uow, arrival)
+            admitted.append(call)
             if call.body:
                 verify_body_digests(call.headers, call.body)
             if operation.prepare is not None:

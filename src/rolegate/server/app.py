@@ -13,23 +13,35 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from ..audit.recorder import DEFAULT_RETENTION_DAYS, audit_trail_for
 from ..clock import Clock
 from ..console.app import create_console
 from ..errors import EXPLANATIONS_SCOPE_KEY
 from ..ids import request_id as new_request_id
 from ..store.database import Database
 from ..wire import sigv4
+from ..wire.json_protocol import json_error_response
 from ..wire.query import get_protocol
 from .allocator import tune_allocator
 from .gateway import Gateway
 from .recycle import ConnectionRecycler
-from .routing import ConsoleRoute, service_of
+from .routing import JSON_SERVICES, ConsoleRoute, service_of
 
-__all__ = ["DB_URL_ENV", "MAX_QUERY_BODY", "S3_DIR_ENV", "app_from_environment", "create_app"]
+__all__ = [
+    "AUDIT_ENV",
+    "AUDIT_RETENTION_ENV",
+    "DB_URL_ENV",
+    "MAX_QUERY_BODY",
+    "S3_DIR_ENV",
+    "app_from_environment",
+    "create_app",
+]
 
 MAX_QUERY_BODY: Final = 1024 * 1024
 DB_URL_ENV: Final = "ROLEGATE_DB_URL"
 S3_DIR_ENV: Final = "ROLEGATE_S3_DIR"
+AUDIT_ENV: Final = "ROLEGATE_AUDIT"  # "off": record no audit events
+AUDIT_RETENTION_ENV: Final = "ROLEGATE_AUDIT_RETENTION_DAYS"
 QUERY_THREADS: Final = 4
 _METHODS: Final = ["GET", "POST", "PUT", "DELETE", "HEAD", "PATCH", "OPTIONS"]
 
@@ -50,11 +62,21 @@ async def _read_body(request: Request, limit: int) -> bytes:
 
 
 def create_app(
-    database: Database, signing_clock: Clock | None = None, s3_data_dir: Path | None = None
+    database: Database,
+    signing_clock: Clock | None = None,
+    s3_data_dir: Path | None = None,
+    *,
+    audit: bool = True,
+    audit_retention_days: float = DEFAULT_RETENTION_DAYS,
 ) -> Starlette:
+    """The app; its audit trail journals beside the SQLite file or in `s3_data_dir`
+    (`audit.recorder.audit_trail_for`), and records nothing when not `audit`."""
     from ..s3.endpoint import S3Endpoint
 
-    gateway = Gateway(database, signing_clock)
+    trail = audit_trail_for(
+        database, s3_data_dir, enabled=audit, retention_days=audit_retention_days
+    )
+    gateway = Gateway(database, signing_clock, audit=trail)
     # A few threads run Query calls: more only contend for the GIL (measured: 4 beat 1, 2, 40).
     query_threads = anyio.CapacityLimiter(QUERY_THREADS)
     s3 = S3Endpoint(gateway, s3_data_dir)
@@ -63,12 +85,22 @@ def create_app(
         scope = request.scope
         headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
         query = scope.get("query_string", b"").decode("latin-1")
-        if service_of(request.method, headers, query) == "s3":
+        service = service_of(request.method, headers, query)
+        if service == "s3":
             return await s3.handle(request)
         try:
             body = await _read_body(request, MAX_QUERY_BODY)
         except _BodyTooLarge:
             rid = new_request_id()
+            if service in JSON_SERVICES:
+                _, error = json_error_response(
+                    "RequestEntityTooLarge", "Request body is too large.", 413
+                )
+                return Response(
+                    error,
+                    413,
+                    {"Content-Type": "application/x-amz-json-1.1", "x-amzn-RequestId": rid},
+                )
             error = get_protocol("iam").serialize_error(
                 "RequestEntityTooLarge", "Request body is too large.", 413, rid
             )
@@ -83,7 +115,7 @@ def create_app(
         )
         source_ip = request.client.host if request.client else "127.0.0.1"
         result = await anyio.to_thread.run_sync(
-            gateway.handle,
+            gateway.handle_json if service in JSON_SERVICES else gateway.handle,
             http_request,
             source_ip,
             scope.get(EXPLANATIONS_SCOPE_KEY),
@@ -104,4 +136,12 @@ def app_from_environment() -> ConnectionRecycler:
     its keep-alive connections end now and then so that they spread over the workers."""
     tune_allocator()
     database = Database(os.environ[DB_URL_ENV])
-    return ConnectionRecycler(create_app(database, s3_data_dir=Path(os.environ[S3_DIR_ENV])))
+    app = create_app(
+        database,
+        s3_data_dir=Path(os.environ[S3_DIR_ENV]),
+        audit=os.environ.get(AUDIT_ENV, "on") != "off",
+        audit_retention_days=float(
+            os.environ.get(AUDIT_RETENTION_ENV, str(DEFAULT_RETENTION_DAYS))
+        ),
+    )
+    return ConnectionRecycler(app)

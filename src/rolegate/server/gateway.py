@@ -15,6 +15,9 @@ from typing import Any, Final
 
 from ..api import REGISTRY, OperationContext
 from ..api.registry import Caller, Operation, Services
+from ..audit.capture import AUTHENTICATION_FAILURES, query_records
+from ..audit.record import identity_for_key, identity_for_session
+from ..audit.recorder import AuditTrail, audit_trail_for
 from ..clock import Clock, SystemClock
 from ..errors import AccessDenied, InvalidClientTokenId, ServiceError
 from ..iam.access_keys import KeyOwner, find_key_owner, record_key_use
@@ -24,10 +27,17 @@ from ..policy import Request, evaluate
 from ..policy.explain import failure_details
 from ..store.database import Database, UnitOfWork
 from ..sts.keyring import StoreKeyRing
-from ..wire import sigv4
-from ..wire.query import QueryProtocolError, ServiceProtocol, get_protocol, parse_form_body
+from ..wire import sigv2, sigv4
+from ..wire.json_protocol import (
+    UNKNOWN_OPERATION,
+    JsonProtocolError,
+    get_json_protocol,
+    json_error_response,
+)
+from ..wire.protocol_errors import ProtocolError
+from ..wire.query import get_protocol, parse_form_body
 from .auth import KeyDirectory, access_denied_message, caller_for, session_caller
-from .routing import QUERY_SERVICES
+from .routing import JSON_SERVICES, QUERY_SERVICES
 
 __all__ = ["Gateway", "WireResponse"]
 
@@ -35,6 +45,7 @@ log = logging.getLogger("rolegate.gateway")
 
 INVALID_TOKEN_MESSAGE: Final = "The security token included in the request is invalid."
 _KEY_USE_INTERVAL: Final = 60.0
+_INTERNAL_FAILURE: Final = "The request processing has failed because of an unknown error."
 
 
 @dataclass(frozen=True)
@@ -44,6 +55,19 @@ class _Call:
     region: str
     source_ip: str
     request_id: str
+    resources: list[str] = field(default_factory=list)  # what it was authorized on
+
+
+@dataclass
+class _Trace:
+    """What a request turned out to be, as far as it got (for its audit event)."""
+
+    source_ip: str
+    request_id: str
+    keys: KeyDirectory | None = None
+    verified: sigv4.VerifiedRequest | None = None
+    form: list[tuple[str, str]] | None = None
+    call: _Call | None = None
 
 
 @dataclass
@@ -67,15 +91,160 @@ def _security_token(request: sigv4.HttpRequest) -> str | None:
     return None
 
 
+class _Wire:
+    """One protocol family's side of the pipeline: which services it serves, how it parses
+    a request by the service's model, and how it writes answers."""
+
+    services: frozenset[str]
+
+    def parse(
+        self, service: str, request: sigv4.HttpRequest, trace: _Trace
+    ) -> tuple[Any, dict[str, Any]]:
+        raise NotImplementedError
+
+    def serialize(self, service: str, operation: Any, result: Any, request_id: str) -> bytes:
+        raise NotImplementedError
+
+    def error(
+        self,
+        service: str | None,
+        code: str,
+        message: str,
+        status: int,
+        request_id: str,
+        sender: bool,
+    ) -> tuple[int, bytes]:
+        """The HTTP status (a protocol may map it, as awsJson does) and the error body."""
+        raise NotImplementedError
+
+    def content_type(self, service: str | None) -> str:
+        raise NotImplementedError
+
+    def not_served(self, service: str) -> Exception:
+        raise NotImplementedError
+
+    def not_implemented(self, service: str, operation: str) -> Exception:
+        raise NotImplementedError
+
+    def response(
+        self, service: str | None, status: int, body: bytes, request_id: str
+    ) -> WireResponse:
+        return WireResponse(
+            status,
+            body,
+            {"Content-Type": self.content_type(service), "x-amzn-RequestId": request_id},
+        )
+
+
+class _QueryWire(_Wire):
+    """AWS Query: form bodies, XML answers (IAM, STS)."""
+
+    services = QUERY_SERVICES
+
+    def parse(
+        self, service: str, request: sigv4.HttpRequest, trace: _Trace
+    ) -> tuple[Any, dict[str, Any]]:
+        form = parse_form_body(request.body if request.body else request.query)
+        trace.form = form
+        return get_protocol(service).parse_request(form)
+
+    def serialize(self, service: str, operation: Any, result: Any, request_id: str) -> bytes:
+        return get_protocol(service).serialize_response(operation, result, request_id)
+
+    def error(
+        self,
+        service: str | None,
+        code: str,
+        message: str,
+        status: int,
+        request_id: str,
+        sender: bool,
+    ) -> tuple[int, bytes]:
+        protocol = get_protocol(service or "iam")
+        return status, protocol.serialize_error(code, message, status, request_id, sender)
+
+    def content_type(self, service: str | None) -> str:
+        return "text/xml"
+
+    def not_served(self, service: str) -> Exception:
+        return ServiceError(
+            f"rolegate does not serve the service '{service}' here.",
+            code="InvalidAction",
+            http_status=400,
+        )
+
+    def not_implemented(self, service: str, operation: str) -> Exception:
+        return ServiceError(
+            f"rolegate does not implement {service}:{operation}.",
+            code="NotImplemented",
+            http_status=501,
+        )
+
+
+class _JsonWire(_Wire):
+    """awsJson: the operation in X-Amz-Target, JSON bodies and answers (CloudTrail)."""
+
+    services = JSON_SERVICES
+
+    def parse(
+        self, service: str, request: sigv4.HttpRequest, trace: _Trace
+    ) -> tuple[Any, dict[str, Any]]:
+        protocol = get_json_protocol(service)
+        return protocol.parse_request(request.method, request.headers, request.body or b"")
+
+    def serialize(self, service: str, operation: Any, result: Any, request_id: str) -> bytes:
+        return get_json_protocol(service).serialize_response(operation, result)
+
+    def error(
+        self,
+        service: str | None,
+        code: str,
+        message: str,
+        status: int,
+        request_id: str,
+        sender: bool,
+    ) -> tuple[int, bytes]:
+        return json_error_response(code, message, status)
+
+    def content_type(self, service: str | None) -> str:
+        if service is None:
+            return "application/x-amz-json-1.1"
+        return str(get_json_protocol(service).content_type)
+
+    def not_served(self, service: str) -> Exception:
+        return JsonProtocolError(
+            UNKNOWN_OPERATION, f"rolegate does not serve the service '{service}' here."
+        )
+
+    def not_implemented(self, service: str, operation: str) -> Exception:
+        return JsonProtocolError(
+            UNKNOWN_OPERATION, f"rolegate does not implement {service}:{operation}."
+        )
+
+
+_QUERY: Final = _QueryWire()
+_JSON: Final = _JsonWire()
+
+
 class Gateway:
-    def __init__(self, database: Database, signing_clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        database: Database,
+        signing_clock: Clock | None = None,
+        audit: AuditTrail | None = None,
+    ) -> None:
         self.database = database
+        # Every request's CloudTrail events (`record`); the console and LookupEvents use it too.
+        self.audit = audit if audit is not None else audit_trail_for(database)
         # Business time (expiry, last use) is the store's clock; signatures are checked
         # against real time unless a test replaces it.
         self.clock = database.clock
         self.signing_clock = signing_clock or SystemClock()
         self.policy_cache = PolicyCache()
         self.keys = StoreKeyRing(database)
+        # The first key is created now, not by the first token sealed inside a write
+        # transaction (SQLite's write gate is not re-entrant: that sign-in would wait on itself).
+        self.keys.current()
         self.services = Services(
             database=database,
             keys=self.keys,
@@ -84,40 +253,60 @@ class Gateway:
         )
         self._key_use: dict[str, float] = {}
 
-    # ------------------------------------------------------------------ entry point
+    # ------------------------------------------------------------------ entry points
     def handle(
         self,
         request: sigv4.HttpRequest,
         source_ip: str,
         explanations: list[Mapping[str, Any]] | None = None,
     ) -> WireResponse:
-        """Answer one Query request. `explanations`, given by in-process callers (the
-        console), receives the engine's failure details of an AccessDenied."""
+        """Answer one Query request (IAM, STS). `explanations`, given by in-process callers
+        (the console), receives the engine's failure details of an AccessDenied."""
+        return self._serve(_QUERY, request, source_ip, explanations)
+
+    def handle_json(
+        self,
+        request: sigv4.HttpRequest,
+        source_ip: str,
+        explanations: list[Mapping[str, Any]] | None = None,
+    ) -> WireResponse:
+        """Answer one JSON-protocol (awsJson) request: CloudTrail's."""
+        return self._serve(_JSON, request, source_ip, explanations)
+
+    def _serve(
+        self,
+        wire: _Wire,
+        request: sigv4.HttpRequest,
+        source_ip: str,
+        explanations: list[Mapping[str, Any]] | None,
+    ) -> WireResponse:
+        """The pipeline of every model-driven protocol: verify the signature, parse by the
+        service's model, find the operation, build the caller and run it (the gateway
+        authorizes it with the engine first) in one transaction, serialize.
+
+        Its CloudTrail event is recorded before the answer returns, success or failure, once
+        the signature verified (`audit.capture`): a request that failed authentication names
+        nobody and is not recorded."""
         request_id = new_request_id()
-        protocol = get_protocol("iam")
+        started = self.clock.now()
+        trace = _Trace(source_ip, request_id)
+        service: str | None = None
         try:
             # Reads run in the transaction that authenticated the key; writes re-read the key
             # owner under the write lock in a transaction of their own.
             with self.database.read() as read_uow:
                 keys = KeyDirectory(read_uow, self.keys, _security_token(request))
                 verified = sigv4.verify(request, keys.secret_for, self.signing_clock.now())
-                if verified.service not in QUERY_SERVICES:
-                    raise ServiceError(
-                        f"rolegate does not serve the service '{verified.service}' here.",
-                        code="InvalidAction",
-                        http_status=400,
-                    )
-                protocol = get_protocol(verified.service)
-                form = parse_form_body(request.body if request.body else request.query)
-                operation_model, params = protocol.parse_request(form)
-                found = REGISTRY.get((verified.service, operation_model.name))
+                trace.keys, trace.verified = keys, verified
+                if verified.service not in wire.services:
+                    raise wire.not_served(verified.service)
+                service = verified.service
+                operation_model, params = wire.parse(service, request, trace)
+                found = REGISTRY.get((service, operation_model.name))
                 if found is None:
-                    raise ServiceError(
-                        f"rolegate does not implement {verified.service}:{operation_model.name}.",
-                        code="NotImplemented",
-                        http_status=501,
-                    )
+                    raise wire.not_implemented(service, operation_model.name)
                 call = _Call(found, params, verified.region, source_ip, request_id)
+                trace.call = call
                 if not found.writes:
                     result = self._run(read_uow, self._caller(read_uow, keys), call)
             if found.writes:
@@ -125,27 +314,25 @@ class Gateway:
                     result = self._run(uow, self._caller(uow, keys, recheck=True), call)
             if keys.owner is not None:
                 self._note_key_use(keys.owner, verified.service, verified.region)
-            body = protocol.serialize_response(operation_model, result, request_id)
-            return self._response(200, body, request_id)
+            body = wire.serialize(service, operation_model, result, request_id)
+            self._audit(trace, request, started, result, None)
+            return wire.response(service, 200, body, request_id)
         except sigv4.SigV4Error as error:
-            return self._error(protocol, error.code, error.message, error.http_status, request_id)
-        except QueryProtocolError as error:
-            status, body = protocol.error_body(error, request_id)
-            return self._response(status, body, request_id)
+            failure = (error.code, error.message, error.http_status, True)
+        except ProtocolError as error:
+            failure = (error.code, error.message, error.http_status, error.sender)
+            self._audit(trace, request, started, None, (error.code, error.message))
         except ServiceError as error:
             if explanations is not None and error.explanation is not None:
                 explanations.append(error.explanation)
-            return self._error(protocol, error.code, error.message, error.http_status, request_id)
+            failure = (error.code, error.message, error.http_status, error.sender)
+            self._audit(trace, request, started, None, (error.code, error.message))
         except Exception:
             log.exception("request %s failed", request_id)
-            return self._error(
-                protocol,
-                "InternalFailure",
-                "The request processing has failed because of an unknown error.",
-                500,
-                request_id,
-                sender=False,
-            )
+            failure = ("InternalFailure", _INTERNAL_FAILURE, 500, False)
+            self._audit(trace, request, started, None, ("InternalFailure", _INTERNAL_FAILURE))
+        status, body = wire.error(service, *failure[:3], request_id, failure[3])
+        return wire.response(service, status, body, request_id)
 
     # ------------------------------------------------------------------ steps
     def _caller(self, uow: UnitOfWork, keys: KeyDirectory, *, recheck: bool = False) -> Caller:
@@ -170,8 +357,72 @@ class Gateway:
             services=self.services,
         )
         if call.operation.gateway_authorizes:
-            self.authorize(ctx, call.operation.action, call.operation.resource(ctx))
+            resource = call.operation.resource(ctx)
+            call.resources.append(resource)
+            self.authorize(ctx, call.operation.action, resource)
         return call.operation.handler(ctx)
+
+    def _audit(
+        self,
+        trace: _Trace,
+        request: sigv4.HttpRequest,
+        started: datetime,
+        result: Any,
+        error: tuple[str, str] | None,
+    ) -> None:
+        """Record the request's events (journaled before the response is sent)."""
+        keys, verified = trace.keys, trace.verified
+        if not self.audit.enabled or keys is None or verified is None:
+            return
+        if error is not None and error[0] in AUTHENTICATION_FAILURES:
+            return
+        if keys.session is not None:
+            identity = identity_for_session(keys.session)
+        elif keys.owner is not None:
+            identity = identity_for_key(keys.owner)
+        else:  # pragma: no cover - a verified signature found its key
+            return
+        agents = request.header_values("user-agent")
+        try:
+            self._record(trace, identity, agents[0] if agents else None, started, result, error)
+        except Exception:
+            if error is None:
+                raise  # a success that cannot be recorded is not acknowledged
+            log.exception("recording the audit event of request %s failed", trace.request_id)
+
+    def _record(
+        self,
+        trace: _Trace,
+        identity: dict[str, Any],
+        user_agent: str | None,
+        started: datetime,
+        result: Any,
+        error: tuple[str, str] | None,
+    ) -> None:
+        call, verified = trace.call, trace.verified
+        assert verified is not None
+        if call is not None:
+            service, operation, params = call.operation.service, call.operation.name, call.params
+        else:
+            action = dict(trace.form or ()).get("Action")
+            if not action:
+                return
+            service, operation, params = verified.service, action, None
+        records = query_records(
+            identity=identity,
+            service=service,
+            operation=operation,
+            params=params,
+            result=result,
+            error=error,
+            resource_arns=call.resources if call is not None else (),
+            event_time=started,
+            region=verified.region,
+            source_ip=trace.source_ip,
+            user_agent=user_agent,
+            request_id=trace.request_id,
+        )
+        self.audit.record(records, at=started)
 
     def evaluation_context(self, ctx: OperationContext) -> dict[str, str]:
         """The global condition keys of this request (the principal adds its own)."""
@@ -217,6 +468,18 @@ class Gateway:
             self._note_key_use(keys.owner, verified.service, verified.region)
         return verified, caller
 
+    def authenticate_sigv2(
+        self, uow: UnitOfWork, request: sigv4.HttpRequest, region: str
+    ) -> tuple[sigv2.VerifiedV2Request, Caller]:
+        """`authenticate` for a Signature Version 2 request (S3 only: it has no credential
+        scope, so the caller names the `region` its key use is recorded for)."""
+        keys = KeyDirectory(uow, self.keys, sigv2.security_token(request))
+        verified = sigv2.verify(request, keys.secret_for, self.signing_clock.now())
+        caller = self._caller(uow, keys)
+        if keys.owner is not None:
+            self._note_key_use(keys.owner, "s3", region)
+        return verified, caller
+
     def _note_key_use(self, owner: KeyOwner, service: str, region: str) -> None:
         """Record last use at most once a minute per key (a write per request would serialize
         every reader behind the store's write lock)."""
@@ -227,22 +490,3 @@ class Gateway:
         self._key_use[owner.access_key_id] = moment
         with self.database.write() as uow:
             record_key_use(uow, owner.access_key_id, service, region)
-
-    # ------------------------------------------------------------------ rendering
-    def _error(
-        self,
-        protocol: ServiceProtocol,
-        code: str,
-        message: str,
-        status: int,
-        request_id: str,
-        sender: bool = True,
-    ) -> WireResponse:
-        body = protocol.serialize_error(code, message, status, request_id, sender)
-        return self._response(status, body, request_id)
-
-    @staticmethod
-    def _response(status: int, body: bytes, request_id: str) -> WireResponse:
-        return WireResponse(
-            status, body, {"Content-Type": "text/xml", "x-amzn-RequestId": request_id}
-        )

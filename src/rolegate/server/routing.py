@@ -10,17 +10,27 @@ from typing import Any, Final
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-__all__ = ["CONSOLE_PREFIXES", "QUERY_SERVICES", "ConsoleRoute", "is_console_request", "service_of"]
+__all__ = [
+    "CONSOLE_PREFIXES",
+    "JSON_SERVICES",
+    "QUERY_SERVICES",
+    "ConsoleRoute",
+    "is_console_request",
+    "service_of",
+]
 
 QUERY_SERVICES: Final = frozenset({"iam", "sts"})
+# Services of the AWS JSON protocol (`X-Amz-Target`, `application/x-amz-json-1.1`).
+JSON_SERVICES: Final = frozenset({"cloudtrail"})
 _SCOPE_SERVICE: Final = re.compile(r"Credential=[^/,\s]+/\d{8}/[^/,\s]+/([^/,\s]+)/aws4_request")
 
 
 def service_of(method: str, headers: Sequence[tuple[str, str]], query: str) -> str:
-    """The SigV4 credential-scope service, else "s3" for unsigned REST requests.
+    """The SigV4 credential-scope service, else "s3" for SigV2 and unsigned REST requests.
 
     An unsigned form POST is a Query-protocol call (answered with MissingAuthenticationToken);
-    any other unsigned request is an anonymous S3 request (public bucket policies).
+    any other unsigned request is an anonymous S3 request (public bucket policies). An
+    unsigned AWS JSON POST is CloudTrail's (answered with MissingAuthenticationTokenException).
     """
     content_type = ""
     for name, value in headers:
@@ -29,6 +39,8 @@ def service_of(method: str, headers: Sequence[tuple[str, str]], query: str) -> s
             found = _SCOPE_SERVICE.search(value)
             if found:
                 return found.group(1)
+            if value.startswith("AWS "):  # Signature Version 2 headers are S3's only
+                return "s3"
         elif lowered == "content-type":
             content_type = value.lower()
     if "X-Amz-Credential=" in query:
@@ -39,6 +51,8 @@ def service_of(method: str, headers: Sequence[tuple[str, str]], query: str) -> s
                     return parts[3]
     if method == "POST" and content_type.startswith("application/x-www-form-urlencoded"):
         return "iam"
+    if method == "POST" and content_type.startswith("application/x-amz-json-"):
+        return "cloudtrail"
     return "s3"
 
 
@@ -85,9 +99,4 @@ class ConsoleRoute(BaseRoute):
         raise NoMatchFound(name, path_params)
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["path"] == "/":
-            from starlette.responses import RedirectResponse
-
-            await RedirectResponse("/console", 303)(scope, receive, send)
-            return
         await self.app(scope, receive, send)

@@ -30,7 +30,11 @@ def upgrade() -> None:
         sa.Column("record", sa.Text(), nullable=False),
         sa.PrimaryKeyConstraint("event_id"),
     )
-    op.create_index("ix_audit_events_account_time", "audit_events", ["account_id", "event_time"])
+    op.create_index(
+        "ix_audit_events_account_time",
+        "audit_events",
+        ["account_id", "event_category", "event_time"],
+    )
     for name, column in (
         ("name", "event_name"),
         ("source", "event_source"),
@@ -39,8 +43,11 @@ def upgrade() -> None:
         ("read_only", "read_only"),
     ):
         op.create_index(
-            f"ix_audit_events_{name}", "audit_events", ["account_id", column, "event_time"]
+            f"ix_audit_events_{name}",
+            "audit_events",
+            ["account_id", "event_category", column, "event_time"],
         )
+    op.create_index("ix_audit_events_time", "audit_events", ["event_time"])
     op.create_table(
         "audit_event_resources",
         sa.Column("event_id", sa.String(length=36), nullable=False),

@@ -1,0 +1,295 @@
+"""What the audit trail costs: AssumeRole (Query) and 4 KiB GetObject req/s, audit on and off.
+
+Starts two `rolegate serve` processes on fresh SQLite data directories, one recording the
+audit trail (the default) and one with `--no-audit`, and builds the demo world on each
+(alice in development may assume UpdateApp in production; a 4 KiB object in production's
+bucket). Then, alternating on/off for `--rounds` rounds, wrk replays one signed request
+(`wrk_runner`, a C client: the load costs little CPU) for `--seconds` each:
+
+* sts:AssumeRole of UpdateApp signed by alice: cross-account, so every request writes two
+  events (one per account, one sharedEventID);
+* GetObject of the 4 KiB object signed with the UpdateApp session's temporary credentials
+  (a Data event carrying the session issuer).
+
+Prints req/s on and off (best round of each) and the overhead, target <= 10 %, and the
+server's CPU time per request (best round; steadier when other work shares the machine).
+Background ingestion runs in the measured server, so its cost is included.
+
+    python bench/audit_overhead.py [--seconds 8] [--rounds 2] [--connections 16]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.auth import S3SigV4Auth, SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.config import Config
+from botocore.credentials import Credentials
+
+from rolegate.demo import build_world
+from wrk_runner import run_wrk
+
+BUCKET = "audit-bench"
+KEY = "small/object-4k"
+REGION = "us-east-1"
+TARGET = 10.0
+
+
+@dataclass
+class Server:
+    name: str
+    data: Path
+    port: int
+    process: subprocess.Popen[bytes]
+    world: dict[str, Any]
+    session: dict[str, str]
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _rolegate(*args: str) -> str:
+    command = [sys.executable, "-m", "rolegate", *args]
+    return subprocess.run(command, capture_output=True, text=True, check=True).stdout
+
+
+def _start(name: str, audit: bool) -> Server:
+    data = Path(tempfile.mkdtemp(prefix=f"rolegate-audit-{name}-"))
+    roots = [
+        json.loads(_rolegate("account", "create", "--alias", alias, "--data", str(data)))
+        for alias in ("bench-dev", "bench-prod")
+    ]
+    port = _free_port()
+    command = [sys.executable, "-m", "rolegate", "serve", "--port", str(port), "--data", str(data)]
+    if not audit:
+        command.append("--no-audit")
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            break
+        except OSError:
+            if time.monotonic() > deadline or process.poll() is not None:
+                process.kill()
+                raise SystemExit(f"{name}: server did not start") from None
+            time.sleep(0.1)
+    url = f"http://127.0.0.1:{port}"
+    world = build_world(url, roots[0], roots[1])
+    prod_root = world["Roots"]["production"]
+    s3 = _client("s3", url, prod_root["AccessKeyId"], prod_root["SecretAccessKey"])
+    s3.create_bucket(Bucket=BUCKET)
+    s3.put_object(Bucket=BUCKET, Key=KEY, Body=b"a" * 4096)
+    iam = _client("iam", url, prod_root["AccessKeyId"], prod_root["SecretAccessKey"])
+    iam.put_role_policy(
+        RoleName="UpdateApp",
+        PolicyName="bench-read",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Action": "s3:GetObject",
+                        "Resource": f"arn:aws:s3:::{BUCKET}/*",
+                    }
+                ],
+            }
+        ),
+    )
+    alice = world["Users"]["alice"]
+    sts = _client("sts", url, alice["AccessKeyId"], alice["SecretAccessKey"])
+    session = sts.assume_role(RoleArn=world["Roles"]["UpdateApp"], RoleSessionName="alice")
+    return Server(name, data, port, process, world, session["Credentials"])
+
+
+def _client(service: str, url: str, key: str, secret: str, token: str | None = None) -> Any:
+    return boto3.client(
+        service,
+        endpoint_url=url,
+        region_name=REGION,
+        aws_access_key_id=key,
+        aws_secret_access_key=secret,
+        aws_session_token=token,
+        config=Config(retries={"max_attempts": 1}, s3={"addressing_style": "path"}),
+    )
+
+
+def _lua(value: str) -> str:
+    return json.dumps(value)
+
+
+def _script(method: str, path: str, headers: dict[str, str], body: str | None) -> str:
+    fields = ", ".join(
+        f"[{_lua(name)}] = {_lua(value)}"
+        for name, value in headers.items()
+        if name.lower() != "content-length"
+    )
+    payload = _lua(body) if body is not None else "nil"
+    return (
+        f"local signed = wrk.format({_lua(method)}, {_lua(path)}, {{{fields}}}, {payload})\n"
+        "request = function() return signed end\n"
+    )
+
+
+def _assume_role_script(server: Server) -> str:
+    alice = server.world["Users"]["alice"]
+    form = {
+        "Action": "AssumeRole",
+        "Version": "2011-06-15",
+        "RoleArn": server.world["Roles"]["UpdateApp"],
+        "RoleSessionName": "bench",
+    }
+    body = urllib.parse.urlencode(form)
+    request = AWSRequest(
+        method="POST",
+        url=server.url + "/",
+        data=body.encode(),
+        headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"},
+    )
+    SigV4Auth(Credentials(alice["AccessKeyId"], alice["SecretAccessKey"]), "sts", REGION).add_auth(
+        request
+    )
+    headers = {name: str(value) for name, value in request.headers.items()}
+    headers["Host"] = f"127.0.0.1:{server.port}"
+    return _script("POST", "/", headers, body)
+
+
+def _get_object_script(server: Server) -> str:
+    path = f"/{BUCKET}/{KEY}"
+    request = AWSRequest(method="GET", url=server.url + path, data=b"")
+    session = server.session
+    credentials = Credentials(
+        session["AccessKeyId"], session["SecretAccessKey"], session["SessionToken"]
+    )
+    S3SigV4Auth(credentials, "s3", REGION).add_auth(request)
+    headers = {name: str(value) for name, value in request.headers.items()}
+    headers["Host"] = f"127.0.0.1:{server.port}"
+    return _script("GET", path, headers, None)
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (all its threads), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _measure(
+    server: Server, script: str, seconds: int, connections: int
+) -> tuple[float, int, float]:
+    """(req/s, non-2xx responses, server CPU microseconds per request)."""
+    cpu_before = _cpu_seconds(server.process.pid)
+    out = run_wrk(
+        server.url, script, duration=f"{seconds}s", connections=connections, timeout="10s"
+    ).stdout
+    time.sleep(1.2)  # the ingestion round of the last requests belongs to them
+    cpu = _cpu_seconds(server.process.pid) - cpu_before
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    total = re.search(r"(\d+) requests in", out)
+    if rps is None or total is None:
+        raise RuntimeError(f"cannot parse wrk output:\n{out}")
+    errors = sum(int(n) for n in re.findall(r"Non-2xx or 3xx responses:\s+(\d+)", out))
+    return float(rps.group(1)), errors, cpu / max(1, int(total.group(1))) * 1e6
+
+
+def _stored_events(server: Server) -> int:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(f"sqlite:///{server.data / 'rolegate.db'}")
+    with engine.connect() as connection:
+        count = int(connection.execute(text("SELECT count(*) FROM audit_events")).scalar() or 0)
+    engine.dispose()
+    return count
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=8)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--connections", type=int, default=16)
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit("this bench needs wrk")
+
+    servers = {"on": _start("on", audit=True), "off": _start("off", audit=False)}
+    try:
+        scripts = {
+            name: {
+                "AssumeRole": _assume_role_script(server),
+                "GetObject 4 KiB": _get_object_script(server),
+            }
+            for name, server in servers.items()
+        }
+        best: dict[tuple[str, str], float] = {}
+        cheapest: dict[tuple[str, str], float] = {}
+        print(
+            f"wrk -c{args.connections}, {args.seconds} s per run, {args.rounds} rounds, "
+            "one server process each (audit on / --no-audit), SQLite"
+        )
+        for operation in ("AssumeRole", "GetObject 4 KiB"):
+            for name in servers:  # warm-up
+                _measure(servers[name], scripts[name][operation], 2, args.connections)
+            for round_number in range(args.rounds):
+                order = ("on", "off") if round_number % 2 == 0 else ("off", "on")
+                for name in order:
+                    rps, errors, cpu_us = _measure(
+                        servers[name], scripts[name][operation], args.seconds, args.connections
+                    )
+                    print(
+                        f"  {operation:<16} audit {name:<3} {rps:>9,.0f} req/s  "
+                        f"{cpu_us:>6.0f} us CPU/request  ({errors} non-2xx)"
+                    )
+                    key = (operation, name)
+                    best[key] = max(best.get(key, 0.0), rps)
+                    cheapest[key] = min(cheapest.get(key, float("inf")), cpu_us)
+        print()
+        print(
+            f"{'operation':<16} {'req/s on':>10} {'req/s off':>10} {'overhead':>9}   "
+            f"{'CPU/req on':>10} {'off':>6} {'overhead':>9}"
+        )
+        failed = False
+        for operation in ("AssumeRole", "GetObject 4 KiB"):
+            on, off = best[(operation, "on")], best[(operation, "off")]
+            overhead = (off - on) / off * 100 if off else float("nan")
+            cpu_on, cpu_off = cheapest[(operation, "on")], cheapest[(operation, "off")]
+            cpu_overhead = (cpu_on - cpu_off) / cpu_off * 100
+            failed |= overhead > TARGET
+            verdict = "PASS" if overhead <= TARGET else "FAIL"
+            print(
+                f"{operation:<16} {on:>10,.0f} {off:>10,.0f} {overhead:>8.1f}%   "
+                f"{cpu_on:>8.0f}us {cpu_off:>4.0f}us {cpu_overhead:>8.1f}%  {verdict}"
+            )
+        time.sleep(1.0)  # the last ingestion round
+        print(f"\nevents stored by the audit-on server: {_stored_events(servers['on']):,}")
+        print(f"target: overhead <= {TARGET:.0f}% -> {'FAIL' if failed else 'PASS'}")
+    finally:
+        for server in servers.values():
+            server.process.terminate()
+            server.process.wait(timeout=30)
+            shutil.rmtree(server.data, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,161 @@
+"""`rolegate audit tail|export`: the stored CloudTrail records as JSON lines.
+
+The commands read the store directly. Before reading they ingest the journals that stopped
+servers of this store left behind (`recorder.ingest_journals`: only journals no live process
+holds); a running server's latest events reach the store within its ingestion interval.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+from sqlalchemy import Select, select
+
+from ..bootstrap import open_database
+from ..store.database import Database, as_utc, default_sqlite_url
+from ..store.schema import audit_events
+from .recorder import ingest_journals, journal_directory
+
+__all__ = ["audit"]
+
+_DEFAULT_DATA_DIR = "./.rolegate"
+_PAGE = 1000
+
+
+def _store_options(command: Callable[..., None]) -> Callable[..., None]:
+    # The same options as the other store commands (`rolegate.cli`, not imported: it will
+    # import this module to register the group).
+    command = click.option(
+        "--db", default=None, help="SQLAlchemy URL (postgresql://...); default SQLite in --data."
+    )(command)
+    return click.option(
+        "--data",
+        default=_DEFAULT_DATA_DIR,
+        show_default=True,
+        type=click.Path(file_okay=False),
+        help="Data directory of the embedded store.",
+    )(command)
+
+
+def _open(data: str, db: str | None) -> Database:
+    database = open_database(db or default_sqlite_url(data))
+    directory = journal_directory(database.url, Path(data) / "s3-objects")
+    if directory is not None:
+        ingest_journals(database, directory)
+    return database
+
+
+def _moment(text: str | None, name: str) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise click.BadParameter(f"not an ISO 8601 time: {text}", param_hint=name) from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _query(account: str | None) -> Select[Any]:
+    query = select(audit_events.c.event_id, audit_events.c.event_time, audit_events.c.record)
+    if account is not None:
+        query = query.where(audit_events.c.account_id == account)
+    return query
+
+
+def _pages(
+    database: Database, account: str | None, since: datetime | None, until: datetime | None
+) -> Iterator[tuple[str, datetime, str]]:
+    """Events oldest first, read in pages keyed by (event_time, event_id)."""
+    after: tuple[datetime, str] | None = None
+    while True:
+        query = _query(account)
+        if since is not None:
+            query = query.where(audit_events.c.event_time >= since)
+        if until is not None:
+            query = query.where(audit_events.c.event_time < until)
+        if after is not None:
+            moment, event_id = after
+            query = query.where(
+                (audit_events.c.event_time > moment)
+                | ((audit_events.c.event_time == moment) & (audit_events.c.event_id > event_id))
+            )
+        query = query.order_by(audit_events.c.event_time, audit_events.c.event_id).limit(_PAGE)
+        with database.read() as uow:
+            rows = list(uow.connection.execute(query))
+        for row in rows:
+            yield row.event_id, row.event_time, row.record
+        if len(rows) < _PAGE:
+            return
+        after = (rows[-1].event_time, rows[-1].event_id)
+
+
+@click.group()
+def audit() -> None:
+    """Read the audit trail (CloudTrail records, one JSON object a line)."""
+
+
+@audit.command("export")
+@click.option("--account", default=None, help="Only this account's events (default: all).")
+@click.option("--since", default=None, help="From this time (ISO 8601, inclusive).")
+@click.option("--until", default=None, help="Up to this time (ISO 8601, exclusive).")
+@_store_options
+def export(
+    account: str | None, since: str | None, until: str | None, data: str, db: str | None
+) -> None:
+    """Print the events, oldest first."""
+    start, end = _moment(since, "--since"), _moment(until, "--until")
+    database = _open(data, db)
+    try:
+        for _, _, record in _pages(database, account, start, end):
+            click.echo(record)
+    finally:
+        database.dispose()
+
+
+@audit.command("tail")
+@click.option("--account", default=None, help="Only this account's events (default: all).")
+@click.option("--lines", "-n", default=20, show_default=True, type=click.IntRange(0))
+@click.option("--follow", "-f", is_flag=True, help="Keep printing events as they arrive.")
+@click.option("--interval", default=1.0, show_default=True, type=click.FloatRange(0.05))
+@_store_options
+def tail(
+    account: str | None, lines: int, follow: bool, interval: float, data: str, db: str | None
+) -> None:
+    """Print the latest events (oldest of them first); with --follow, then the new ones."""
+    database = _open(data, db)
+    try:
+        query = _query(account).order_by(
+            audit_events.c.event_time.desc(), audit_events.c.event_id.desc()
+        )
+        with database.read() as uow:
+            latest = list(uow.connection.execute(query.limit(lines))) if lines else []
+        seen: dict[str, datetime] = {}
+        for row in reversed(latest):
+            click.echo(row.record)
+            seen[row.event_id] = as_utc(row.event_time)
+        if not follow:
+            return
+        since = max(seen.values(), default=database.clock.now())
+        while True:
+            time.sleep(interval)
+            # Events arrive a little late (ingestion batches): look back a few seconds.
+            window = datetime.fromtimestamp(since.timestamp() - 10, tz=UTC)
+            for event_id, moment, record in _pages(database, account, window, None):
+                if event_id in seen:
+                    continue
+                click.echo(record)
+                moment = as_utc(moment)
+                seen[event_id] = moment
+                since = max(since, moment)
+            horizon = since.timestamp() - 60
+            for event_id in [key for key, value in seen.items() if value.timestamp() < horizon]:
+                del seen[event_id]
+    except KeyboardInterrupt:
+        pass
+    finally:
+        database.dispose()

@@ -1,0 +1,588 @@
+"""Where recorded events go: a per-process append-only journal, ingested into the store.
+
+Design (see docs/architecture.md, "Audit trail"). A request's events must survive anything
+that happens after its response was sent, without a second transaction or an fsync per
+request:
+
+- `record()` appends the request's events to this process's journal file
+  (`<dir>/<store>-<pid>-<random>.jsonl`, opened O_APPEND) with one `os.write`, before the
+  response goes out. Once `write` returned, the bytes are in the kernel's page cache: a
+  kill -9 (or any crash of the process) loses nothing. The cost on the request path is the
+  record's JSON encoding and one small syscall (a few tens of microseconds).
+- A background thread ingests the journal every `interval` seconds: new complete lines, up to
+  `BATCH_LINES` per write transaction, inserted with the event id as primary key, so a line
+  ingested twice (a crash between the commit and the truncation) is ignored (the rows that
+  already exist are skipped, and an insert of the events ignores duplicates). Once everything
+  was ingested and the file grew past `ROTATE_BYTES`, it is truncated in place.
+- Each live journal is held under an exclusive `flock`. Journals nobody holds were left by a
+  process that died: they are ingested (then removed) at start and every `ORPHAN_INTERVAL`
+  seconds, by any recorder of the same store (with PostgreSQL, each node ingests its own
+  data directory's journals).
+- The same thread prunes events older than the retention (default 90 days), oldest first,
+  1000 per transaction.
+
+Why not the request's own transaction: reads (most requests, GetObject, AssumeRole) run in a
+read transaction, and an extra write transaction per request would queue every request on the
+store's single writer (SQLite) or cost a commit round trip each (PostgreSQL); the journal
+turns N requests into one batched write. What it does not cover is a power loss within the
+`interval` (the page cache is lost with the machine), the same window the store's own
+`synchronous=NORMAL` SQLite commits have.
+
+Without a directory (a store without data directory, e.g. an in-memory SQLite test store)
+`DirectAuditTrail` inserts each request's events synchronously in a transaction of their
+own; `DisabledAuditTrail` records nothing (`rolegate serve --no-audit`, for benchmarks).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import secrets
+import threading
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Final, NamedTuple
+
+from sqlalchemy import delete, select
+from sqlalchemy.engine import make_url
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not on Windows
+    fcntl = None  # type: ignore[assignment]
+
+from ..store.database import Database
+from ..store.schema import audit_event_resources, audit_events
+from .record import console_event, lookup_username
+
+__all__ = [
+    "DEFAULT_RETENTION_DAYS",
+    "INTERVAL_ENV",
+    "JOURNAL_DIRECTORY",
+    "AuditTrail",
+    "DirectAuditTrail",
+    "DisabledAuditTrail",
+    "Entry",
+    "JournalAuditTrail",
+    "audit_trail_for",
+    "decode_line",
+    "encode_records",
+    "ingest_journals",
+    "journal_directory",
+    "prune_events",
+    "store_entries",
+]
+
+log = logging.getLogger("rolegate.audit")
+
+DEFAULT_RETENTION_DAYS: Final = 90
+JOURNAL_DIRECTORY: Final = "audit-journal"
+INTERVAL_ENV: Final = "ROLEGATE_AUDIT_INTERVAL"  # seconds between ingestion rounds
+_ENCODER: Final = json.JSONEncoder(separators=(",", ":"), check_circular=False)
+_READ_CHUNK: Final = 4 * 1024 * 1024
+_INSERT_CHUNK: Final = 500
+
+
+# --------------------------------------------------------------------------- journal lines
+class Entry(NamedTuple):
+    """One journal line: the row's filter columns and the record's JSON text."""
+
+    event_id: str
+    account_id: str
+    event_time: float  # epoch seconds
+    event_name: str
+    event_source: str
+    read_only: bool
+    username: str | None
+    access_key_id: str | None
+    event_category: str
+    resources: list[list[str | None]]  # [type, name] pairs
+    record: str
+
+
+def _resource_pairs(record: Mapping[str, Any]) -> list[tuple[str | None, str | None]]:
+    """The lookup side table's rows of a record. None for Data events: LookupEvents never
+    returns them, and an object event's two resource rows cost more than its event row (the
+    record itself keeps its `resources`)."""
+    if record.get("eventCategory") == "Data":
+        return []
+    return [
+        (item.get("type"), item.get("ARN") or item.get("ARNPrefix"))
+        for item in record.get("resources") or ()
+    ]
+
+
+def encode_records(records: Iterable[Mapping[str, Any]], at: datetime | None = None) -> bytes:
+    """Journal lines: `<meta JSON>\\t<record JSON>\\n` (JSON text has no raw tab or newline).
+    `at` is the exact event time (the record's eventTime has whole seconds)."""
+    lines = []
+    moment = at.timestamp() if at is not None else None
+    for record in records:
+        identity = record.get("userIdentity") or {}
+        meta = [
+            record["eventID"],
+            record["recipientAccountId"],
+            moment if moment is not None else _parse_time(record["eventTime"]),
+            record["eventName"],
+            record["eventSource"],
+            bool(record.get("readOnly", False)),
+            lookup_username(record),
+            identity.get("accessKeyId") or None,
+            record.get("eventCategory", "Management"),
+            _resource_pairs(record),
+        ]
+        lines.append(f"{_ENCODER.encode(meta)}\t{_ENCODER.encode(record)}\n")
+    return "".join(lines).encode()
+
+
+def _parse_time(text: str) -> float:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
+
+
+def decode_line(line: bytes) -> Entry:
+    """One journal line back (ValueError when it is not one)."""
+    meta_text, tab, record = line.rstrip(b"\n").partition(b"\t")
+    if not tab:
+        raise ValueError("not a journal line")
+    meta = json.loads(meta_text)
+    if len(meta) != 10:
+        raise ValueError("not a journal line")
+    return Entry._make([*meta, record.decode()])
+
+
+def _decode_lines(data: bytes, source: str) -> list[Entry]:
+    entries = []
+    for line in data.splitlines():
+        if not line:
+            continue
+        try:
+            entries.append(decode_line(line))
+        except (ValueError, TypeError):
+            log.warning("skipping a malformed audit journal line in %s", source)
+    return entries
+
+
+# --------------------------------------------------------------------------- the store
+# Ingestion runs on the DBAPI cursor (executemany): SQLAlchemy's per-row parameter machinery
+# cost ~10x the inserts themselves (measured: 240 -> ~40 us per event).
+_EVENT_COLUMNS: Final = (
+    "event_id, account_id, event_time, event_name, event_source, read_only, username, "
+    "access_key_id, event_category, record"
+)
+_RESOURCE_COLUMNS: Final = "event_id, account_id, event_time, resource_type, resource_name"
+# (insert events head, its tail, insert resources head, placeholder). Rows go in multi-row
+# VALUES statements: one statement (one step, one GIL release) per `_ROWS_PER_STATEMENT`
+# rows; executemany released and re-took the GIL around every row, and that hand-off with
+# the request threads cost more CPU than the inserts.
+_SQL: Final = {
+    "sqlite": (
+        f"INSERT OR IGNORE INTO audit_events ({_EVENT_COLUMNS}) VALUES ",
+        "",
+        f"INSERT INTO audit_event_resources ({_RESOURCE_COLUMNS}) VALUES ",
+        "?",
+    ),
+    "postgresql": (
+        f"INSERT INTO audit_events ({_EVENT_COLUMNS}) VALUES ",
+        " ON CONFLICT (event_id) DO NOTHING",
+        f"INSERT INTO audit_event_resources ({_RESOURCE_COLUMNS}) VALUES ",
+        "%s",
+    ),
+}
+_ROWS_PER_STATEMENT: Final = 200
+
+
+def _insert_rows(cursor: Any, head: str, tail: str, mark: str, rows: list[tuple[Any, ...]]) -> None:
+    """`rows` in multi-row INSERT statements."""
+    if not rows:
+        return
+    group = "(" + ", ".join([mark] * len(rows[0])) + ")"
+    for start in range(0, len(rows), _ROWS_PER_STATEMENT):
+        chunk = rows[start : start + _ROWS_PER_STATEMENT]
+        sql = head + ", ".join([group] * len(chunk)) + tail
+        cursor.execute(sql, [value for row in chunk for value in row])
+
+
+def _sqlite_time(epoch: float) -> str:
+    """SQLAlchemy's SQLite DATETIME text (UTC), so Core reads and compares it as its own."""
+    moment = datetime.fromtimestamp(epoch, tz=UTC)
+    return moment.replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def _aware_time(epoch: float) -> datetime:
+    return datetime.fromtimestamp(epoch, tz=UTC)
+
+
+def store_entries(database: Database, entries: Sequence[Entry]) -> int:
+    """Insert the events not stored yet, and their resources, in one write transaction;
+    the number inserted (re-ingesting a line is a no-op: the ids already stored are skipped,
+    and the insert ignores duplicate ids)."""
+    unique = {entry.event_id: entry for entry in entries}
+    if not unique:
+        return 0
+    with database.write() as uow:
+        connection = uow.connection
+        dialect = connection.dialect.name
+        insert_events, events_tail, insert_resources, mark = _SQL[dialect]
+        as_time = _sqlite_time if dialect == "sqlite" else _aware_time
+        driver = connection.connection.driver_connection
+        assert driver is not None
+        cursor = driver.cursor()
+        try:
+            ids = list(unique)
+            existing: set[str] = set()
+            for start in range(0, len(ids), _INSERT_CHUNK):
+                chunk = ids[start : start + _INSERT_CHUNK]
+                marks = ", ".join([mark] * len(chunk))
+                cursor.execute(
+                    f"SELECT event_id FROM audit_events WHERE event_id IN ({marks})", chunk
+                )
+                existing.update(row[0] for row in cursor.fetchall())
+            fresh = [entry for event_id, entry in unique.items() if event_id not in existing]
+            if not fresh:
+                return 0
+            events: list[tuple[Any, ...]] = []
+            resources: list[tuple[Any, ...]] = []
+            for entry in fresh:
+                moment = as_time(entry.event_time)
+                events.append(
+                    (
+                        entry.event_id,
+                        entry.account_id,
+                        moment,
+                        entry.event_name,
+                        entry.event_source,
+                        entry.read_only,
+                        entry.username,
+                        entry.access_key_id,
+                        entry.event_category,
+                        entry.record,
+                    )
+                )
+                resources.extend(
+                    (entry.event_id, entry.account_id, moment, kind, name)
+                    for kind, name in entry.resources
+                )
+            _insert_rows(cursor, insert_events, events_tail, mark, events)
+            _insert_rows(cursor, insert_resources, "", mark, resources)
+        finally:
+            cursor.close()
+    return len(fresh)
+
+
+def prune_events(database: Database, retention_days: float, batch: int = 1000) -> int:
+    """Delete the events (and their resources) older than `retention_days` of the store's
+    clock, oldest first through the event time index, `batch` events per transaction."""
+    cutoff = database.clock.now() - timedelta(days=retention_days)
+    removed = 0
+    while True:
+        with database.write() as uow:
+            connection = uow.connection
+            ids = list(
+                connection.execute(
+                    select(audit_events.c.event_id)
+                    .where(audit_events.c.event_time < cutoff)
+                    .order_by(audit_events.c.event_time)
+                    .limit(batch)
+                ).scalars()
+            )
+            if ids:
+                connection.execute(
+                    delete(audit_event_resources).where(audit_event_resources.c.event_id.in_(ids))
+                )
+                connection.execute(delete(audit_events).where(audit_events.c.event_id.in_(ids)))
+        removed += len(ids)
+        if len(ids) < batch:
+            return removed
+
+
+# --------------------------------------------------------------------------- journals
+def journal_directory(database_url: str, s3_data_dir: Path | None = None) -> Path | None:
+    """`audit-journal/` beside the SQLite file, else in the S3 data directory; None without
+    either (events are then stored synchronously)."""
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        if url.database and url.database != ":memory:" and not url.database.startswith("file:"):
+            return Path(url.database).resolve().parent / JOURNAL_DIRECTORY
+        return None
+    if s3_data_dir is not None:
+        return Path(s3_data_dir).resolve() / JOURNAL_DIRECTORY
+    return None
+
+
+def _store_key(database_url: str) -> str:
+    """A short name of the store, so that journals of different stores sharing a directory
+    are never ingested into the wrong one."""
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        identity = f"sqlite:{Path(url.database or '').resolve()}"
+    else:
+        identity = f"{url.get_backend_name()}:{url.host}:{url.port}/{url.database}"
+    return hashlib.sha256(identity.encode()).hexdigest()[:12]
+
+
+def _read_complete(fd: int, start: int, size: int) -> tuple[bytes, int]:
+    """The complete lines between `start` and `size` (at most about `_READ_CHUNK` bytes,
+    more when one line is longer) and the offset after them."""
+    data = os.pread(fd, min(size - start, _READ_CHUNK), start)
+    end = data.rfind(b"\n") + 1
+    while end == 0 and start + len(data) < size:  # one line longer than a chunk
+        data += os.pread(fd, min(size - start - len(data), _READ_CHUNK), start + len(data))
+        end = data.rfind(b"\n") + 1
+    return data[:end], start + end
+
+
+def _ingest_file(database: Database, fd: int, source: str, batch_lines: int) -> int:
+    stored = offset = 0
+    size = os.fstat(fd).st_size
+    while offset < size:
+        data, after = _read_complete(fd, offset, size)
+        if after == offset:  # a torn last line: the writer died inside it
+            log.warning("dropping an incomplete last line of %s", source)
+            break
+        entries = _decode_lines(data, source)
+        for start in range(0, len(entries), batch_lines):
+            stored += store_entries(database, entries[start : start + batch_lines])
+        offset = after
+    return stored
+
+
+def ingest_journals(
+    database: Database, directory: Path, *, skip: Path | None = None, batch_lines: int = 2000
+) -> int:
+    """Ingest, then remove, the journals in `directory` of dead processes (those no live
+    recorder holds locked) written for this store; the number of events stored."""
+    if fcntl is None or not directory.is_dir():
+        return 0
+    stored = 0
+    for path in sorted(directory.glob(f"{_store_key(database.url)}-*.jsonl")):
+        if skip is not None and path == skip:
+            continue
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
+        except FileNotFoundError:
+            continue
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue  # a live recorder's journal
+            stored += _ingest_file(database, fd, str(path), batch_lines)
+            path.unlink(missing_ok=True)
+        finally:
+            os.close(fd)
+    if stored:
+        log.info("ingested %d audit events left by stopped processes", stored)
+    return stored
+
+
+# --------------------------------------------------------------------------- trails
+class AuditTrail:
+    """What the request pipeline records events with (`gateway.audit`).
+
+    - `record(records, at=...)`: store CloudTrail records (dicts as `record.api_call` /
+      `record.console_event` build them: each names its `recipientAccountId`; a cross-account
+      event is one record per account). Durable once it returns.
+    - `record_console_event(**fields)`: build a sign-in event (`ConsoleLogin`, `SwitchRole`,
+      `ExitRole`, ...: the arguments of `record.console_event`) and record it.
+    - `flush()`: make everything recorded so far visible in the store (tests, a lookup that
+      must see this node's latest events).
+    """
+
+    enabled: bool = True
+
+    def __init__(self, database: Database, retention_days: float = DEFAULT_RETENTION_DAYS):
+        self.database = database
+        self.retention_days = retention_days
+
+    def record(self, records: Sequence[Mapping[str, Any]], *, at: datetime | None = None) -> None:
+        raise NotImplementedError
+
+    def record_console_event(self, **fields: Any) -> dict[str, Any]:
+        """Record one sign-in event (see `record.console_event`); returns the record."""
+        built = console_event(**fields)
+        self.record([built], at=fields.get("event_time"))
+        return built
+
+    def flush(self) -> int:
+        """Store what was recorded so far; the number of events stored."""
+        return 0
+
+    def prune(self) -> int:
+        """Delete the events older than the retention now; the number deleted."""
+        return prune_events(self.database, self.retention_days)
+
+    def close(self) -> None:
+        """Stop background work and store what is pending."""
+
+
+class DisabledAuditTrail(AuditTrail):
+    """Records nothing (`rolegate serve --no-audit`)."""
+
+    enabled = False
+
+    def record(self, records: Sequence[Mapping[str, Any]], *, at: datetime | None = None) -> None:
+        return None
+
+    def prune(self) -> int:
+        return 0
+
+
+class _Maintained(AuditTrail):
+    """A trail whose background thread ingests and prunes."""
+
+    PRUNE_INTERVAL: float = 3600.0
+    ORPHAN_INTERVAL: float = 60.0
+
+    def __init__(
+        self,
+        database: Database,
+        retention_days: float = DEFAULT_RETENTION_DAYS,
+        *,
+        interval: float = 1.0,
+        background: bool = True,
+    ) -> None:
+        super().__init__(database, retention_days)
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        if background:
+            self._thread = threading.Thread(
+                target=self._maintain, name="rolegate-audit", daemon=True
+            )
+            self._thread.start()
+
+    def _maintain(self) -> None:
+        next_orphans = next_prune = 0.0
+        while True:
+            try:
+                self.flush()
+                now = time.monotonic()
+                if now >= next_orphans:
+                    next_orphans = now + self.ORPHAN_INTERVAL
+                    self.ingest_orphans()
+                if now >= next_prune:
+                    next_prune = now + self.PRUNE_INTERVAL
+                    self.prune()
+            except Exception:  # the events stay in the journal: the next round retries
+                log.warning("audit trail maintenance failed", exc_info=True)
+                if self._stop.wait(5.0):
+                    return
+            if self._stop.wait(self.interval):
+                return
+
+    def ingest_orphans(self) -> int:
+        return 0
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        self.flush()
+
+
+class DirectAuditTrail(_Maintained):
+    """Stores each request's events at once, in a write transaction of their own."""
+
+    def record(self, records: Sequence[Mapping[str, Any]], *, at: datetime | None = None) -> None:
+        if records:
+            store_entries(self.database, _decode_lines(encode_records(records, at), "memory"))
+
+
+class JournalAuditTrail(_Maintained):
+    """This process's journal file and the thread that ingests it (see the module text)."""
+
+    BATCH_LINES: int = 2000
+    ROTATE_BYTES: int = 1024 * 1024
+
+    def __init__(
+        self,
+        database: Database,
+        directory: Path,
+        retention_days: float = DEFAULT_RETENTION_DAYS,
+        *,
+        interval: float = 1.0,
+        background: bool = True,
+    ) -> None:
+        self.directory = Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        name = f"{_store_key(database.url)}-{os.getpid()}-{secrets.token_hex(4)}.jsonl"
+        self.path = self.directory / name
+        self._fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        if fcntl is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        self._offset = 0
+        self._write_lock = threading.Lock()
+        self._ingest_lock = threading.Lock()
+        self._closed = False
+        super().__init__(database, retention_days, interval=interval, background=background)
+
+    def record(self, records: Sequence[Mapping[str, Any]], *, at: datetime | None = None) -> None:
+        if not records:
+            return
+        view = memoryview(encode_records(records, at))
+        with self._write_lock:
+            while view:
+                view = view[os.write(self._fd, view) :]
+
+    def flush(self) -> int:
+        stored = 0
+        with self._ingest_lock:
+            if self._closed:
+                return 0
+            size = os.fstat(self._fd).st_size
+            while self._offset < size:
+                data, after = _read_complete(self._fd, self._offset, size)
+                if after == self._offset:
+                    break  # a line being written: the next round takes it
+                entries = _decode_lines(data, str(self.path))
+                for start in range(0, len(entries), self.BATCH_LINES):
+                    stored += store_entries(
+                        self.database, entries[start : start + self.BATCH_LINES]
+                    )
+                self._offset = after
+            if self._offset >= self.ROTATE_BYTES:
+                with self._write_lock:
+                    if os.fstat(self._fd).st_size == self._offset:
+                        os.ftruncate(self._fd, 0)
+                        self._offset = 0
+        return stored
+
+    def ingest_orphans(self) -> int:
+        return ingest_journals(
+            self.database, self.directory, skip=self.path, batch_lines=self.BATCH_LINES
+        )
+
+    def close(self) -> None:
+        """Ingest what is pending, then remove the journal (nothing is lost if this fails:
+        the journal stays and the next start ingests it)."""
+        super().close()
+        with self._ingest_lock, self._write_lock:
+            if self._closed:
+                return
+            if os.fstat(self._fd).st_size == self._offset:
+                self.path.unlink(missing_ok=True)
+            os.close(self._fd)
+            self._closed = True
+
+
+def audit_trail_for(
+    database: Database,
+    s3_data_dir: Path | None = None,
+    *,
+    enabled: bool = True,
+    retention_days: float = DEFAULT_RETENTION_DAYS,
+    directory: Path | None = None,
+) -> AuditTrail:
+    """The trail of a server process: a journal in `directory` (default `journal_directory`),
+    synchronous inserts when there is no directory, nothing when not `enabled`."""
+    if not enabled:
+        return DisabledAuditTrail(database, retention_days)
+    directory = directory or journal_directory(database.url, s3_data_dir)
+    interval = float(os.environ.get(INTERVAL_ENV, "1.0"))
+    if directory is None:
+        return DirectAuditTrail(database, retention_days, interval=interval)
+    return JournalAuditTrail(database, directory, retention_days, interval=interval)

@@ -1,0 +1,148 @@
+"""Every acknowledged request has its event after a kill -9 (journal, not a per-request fsync),
+and `rolegate audit export` reads them, the journals of stopped servers included."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+from click.testing import CliRunner
+from sqlalchemy import func, select
+
+from e2e.server import free_port
+from rolegate.audit.cli import audit
+from rolegate.audit.recorder import INTERVAL_ENV
+from rolegate.bootstrap import open_database
+from rolegate.iam.accounts import create_account
+from rolegate.store.database import Database, default_sqlite_url
+from rolegate.store.schema import audit_events
+
+pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs kill -9")
+
+
+def _serve(data: Path, port: int, interval: str) -> subprocess.Popen[bytes]:
+    env = {**os.environ, INTERVAL_ENV: interval}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "rolegate", "serve", "--port", str(port), "--data", str(data)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"rolegate serve exited with {process.returncode}")
+        try:
+            import socket
+
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return process
+        except OSError:
+            time.sleep(0.05)
+    process.kill()
+    raise RuntimeError("rolegate serve did not start")
+
+
+def _kill(process: subprocess.Popen[bytes]) -> None:
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait(timeout=10)
+
+
+def _clients(port: int, key: dict[str, str]) -> dict[str, Any]:
+    return {
+        service: boto3.client(
+            service,
+            endpoint_url=f"http://127.0.0.1:{port}",
+            region_name="us-east-1",
+            aws_access_key_id=key["AccessKeyId"],
+            aws_secret_access_key=key["SecretAccessKey"],
+            config=Config(retries={"max_attempts": 1}, s3={"addressing_style": "path"}),
+        )
+        for service in ("iam", "sts", "s3")
+    }
+
+
+def _acknowledged(clients: dict[str, Any], tag: str, count: int) -> set[str]:
+    """`count` rounds of an IAM write, an STS read and S3 writes/reads: their request ids."""
+    ids: set[str] = set()
+    bucket = f"kill-{tag}"
+    ids.add(clients["s3"].create_bucket(Bucket=bucket)["ResponseMetadata"]["RequestId"])
+    for number in range(count):
+        responses = [
+            clients["iam"].create_user(UserName=f"{tag}-{number}"),
+            clients["sts"].get_caller_identity(),
+            clients["s3"].put_object(Bucket=bucket, Key=f"k{number}", Body=b"x" * 4096),
+            clients["s3"].get_object(Bucket=bucket, Key=f"k{number}"),
+        ]
+        ids.update(response["ResponseMetadata"]["RequestId"] for response in responses)
+    return ids
+
+
+def _stored(database: Database, request_ids: set[str]) -> dict[str, int]:
+    """How many events each request id has in the store."""
+    counts: dict[str, int] = {}
+    with database.read() as uow:
+        for record in uow.connection.execute(select(audit_events.c.record)).scalars():
+            request_id = json.loads(record)["requestID"]
+            if request_id in request_ids:
+                counts[request_id] = counts.get(request_id, 0) + 1
+    return counts
+
+
+def test_kill_9_loses_no_acknowledged_event(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    database = open_database(default_sqlite_url(data))
+    with database.write() as uow:
+        root = create_account(uow, "killed").to_json()
+    port = free_port()
+    # Ingestion rounds an hour apart: the events are in the journal only when the kill comes.
+    server = _serve(data, port, interval="3600")
+    try:
+        first = _acknowledged(_clients(port, root), "one", 10)
+    finally:
+        _kill(server)
+    assert not _stored(database, first), "ingested before the kill: the test proves nothing"
+    journals = list((data / "audit-journal").glob("*.jsonl"))
+    assert journals and any(path.stat().st_size for path in journals)
+
+    server = _serve(data, port, interval="0.25")
+    try:
+        deadline = time.monotonic() + 30
+        while len(_stored(database, first)) < len(first) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert _stored(database, first) == dict.fromkeys(first, 1)
+        second = _acknowledged(_clients(port, root), "two", 5)
+    finally:
+        _kill(server)
+
+    # No server runs: the CLI ingests the dead server's journal itself, exactly once.
+    result = CliRunner().invoke(
+        audit, ["export", "--data", str(data), "--account", root["AccountId"]]
+    )
+    assert result.exit_code == 0, result.output
+    exported = [json.loads(line) for line in result.output.splitlines()]
+    exported_ids = [record["requestID"] for record in exported]
+    assert (first | second) <= set(exported_ids)
+    assert len(exported_ids) == len(set(exported_ids))
+    times = [record["eventTime"] for record in exported]
+    assert times == sorted(times)
+    assert not [path for path in (data / "audit-journal").glob("*.jsonl") if path.stat().st_size]
+
+    tailed = CliRunner().invoke(audit, ["tail", "--data", str(data), "-n", "3"])
+    assert tailed.exit_code == 0, tailed.output
+    assert [json.loads(line)["eventID"] for line in tailed.output.splitlines()] == [
+        record["eventID"] for record in exported[-3:]
+    ]
+    with database.read() as uow:
+        total = uow.connection.execute(select(func.count()).select_from(audit_events)).scalar()
+    assert total == len(exported)
+    database.dispose()
