@@ -1,8 +1,13 @@
-"""Authentication of an S3 request: SigV4 header, presigned query, or anonymous.
+"""Authentication of an S3 request: SigV4 or SigV2, header or presigned query, or anonymous.
 
 The signature is verified and the caller built by the gateway; this module adds S3's rules
-around it (the accepted `x-amz-content-sha256` values, no Signature Version 2, S3's error
-codes) and what the request's condition keys are made of (`AccessInfo`).
+around it (the accepted `x-amz-content-sha256` values, S3's error codes) and what the
+request's condition keys are made of (`AccessInfo`).
+
+Signature Version 2 (`wire/sigv2.py`) is accepted as S3 still does in its older regions; the
+caller is then built and authorized exactly as for SigV4. Such a call has no SigV4 proof
+(`Call.verified` is None): `info.auth_type` says how it was signed and `s3:signatureversion`
+is `AWS`. The Query protocol's own SigV2 (`SignatureVersion=2`) stays refused.
 """
 
 from __future__ import annotations
@@ -12,11 +17,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
+from ..api.registry import Caller
 from ..errors import ServiceError
+from ..ids import TEMPORARY_KEY_PREFIX
+from ..policy.request import ContextValue
 from ..server.auth import KeyDirectory, anonymous_caller
 from ..server.gateway import Gateway
 from ..store.database import UnitOfWork
-from ..wire import sigv4
+from ..wire import sigv2, sigv4
 from ..wire.aws_chunked import ChunkSigning
 from .access import AccessInfo
 from .call import DEFAULT_REGION, Call
@@ -29,6 +37,11 @@ STREAMING_PREFIX: Final = "STREAMING-"
 SIGNED_STREAMING: Final = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"
 HEX64: Final = re.compile(r"[0-9a-fA-F]{64}")
 _CREDENTIAL: Final = re.compile(r"Credential=([^/,\s]+)/")
+_SIGNATURE_MISMATCH: Final = (
+    "The request signature we calculated does not match the signature you provided. "
+    "Check your key and signing method."
+)
+_SIGV2_CONTEXT: Final[Mapping[str, ContextValue]] = {"s3:signatureversion": "AWS"}
 
 
 @dataclass(frozen=True)
@@ -65,11 +78,14 @@ def authenticate(gateway: Gateway, uow: UnitOfWork, arrival: Arrival) -> Call:
                 "x-amz-content-sha256",
                 value,
             )
-    if _is_sigv2(headers, arrival.pairs):
-        raise invalid_request(
-            "The authorization mechanism you have provided is not supported. Please use "
-            "AWS4-HMAC-SHA256."
-        )
+    if sigv2.is_sigv2(http_request):
+        if any(name == "SignatureVersion" for name, _ in arrival.pairs):
+            # The Query protocol's Signature Version 2 (IAM, STS, ...): never S3's.
+            raise invalid_request(
+                "The authorization mechanism you have provided is not supported. Please use "
+                "AWS4-HMAC-SHA256."
+            )
+        return _authenticate_sigv2(gateway, uow, arrival, content_sha256)
     verified: sigv4.VerifiedRequest | None
     try:
         verified, caller = gateway.authenticate(uow, http_request)
@@ -89,21 +105,77 @@ def authenticate(gateway: Gateway, uow: UnitOfWork, arrival: Arrival) -> Call:
     if verified is not None and verified.is_presigned:
         signing_now = gateway.signing_clock.now()
         signature_age = int((signing_now - verified.request_time).total_seconds() * 1000)
-    info = AccessInfo(
-        caller=caller,
-        source_ip=arrival.source_ip,
+    return _call(
+        gateway,
+        uow,
+        arrival,
+        caller,
+        verified=verified,
         region=verified.region if verified is not None else DEFAULT_REGION,
-        now=uow.now,
-        secure=arrival.secure,
         auth_type=(
             None
             if verified is None
             else ("REST-QUERY-STRING" if verified.is_presigned else "REST-HEADER")
         ),
         signature_age_ms=signature_age,
-        content_sha256=content_sha256,
+        signing=signing,
+    )
+
+
+def _authenticate_sigv2(
+    gateway: Gateway, uow: UnitOfWork, arrival: Arrival, content_sha256: str | None
+) -> Call:
+    """A Signature Version 2 request: HMAC-SHA1 over S3's canonical string, no region."""
+    if content_sha256 is not None and content_sha256.strip().startswith(SIGNED_STREAMING):
+        raise invalid_request(
+            "The x-amz-content-sha256 value STREAMING-AWS4-HMAC-SHA256-PAYLOAD requires an "
+            "AWS4-HMAC-SHA256 signature."
+        )
+    try:
+        verified, caller = gateway.authenticate_sigv2(uow, arrival.http_request, DEFAULT_REGION)
+    except (sigv4.SigV4Error, ServiceError) as error:
+        raise _sigv2_error(error, arrival.http_request) from None
+    return _call(
+        gateway,
+        uow,
+        arrival,
+        caller,
+        verified=None,
+        region=DEFAULT_REGION,
+        auth_type="REST-QUERY-STRING" if verified.is_presigned else "REST-HEADER",
+        signature_age_ms=None,  # s3:signatureAge is SigV4's
+        signing=None,
+        extra=_SIGV2_CONTEXT,
+    )
+
+
+def _call(
+    gateway: Gateway,
+    uow: UnitOfWork,
+    arrival: Arrival,
+    caller: Caller,
+    *,
+    verified: sigv4.VerifiedRequest | None,
+    region: str,
+    auth_type: str | None,
+    signature_age_ms: int | None,
+    signing: ChunkSigning | None,
+    extra: Mapping[str, ContextValue] | None = None,
+) -> Call:
+    headers = arrival.headers
+    http_request = arrival.http_request
+    info = AccessInfo(
+        caller=caller,
+        source_ip=arrival.source_ip,
+        region=region,
+        now=uow.now,
+        secure=arrival.secure,
+        auth_type=auth_type,
+        signature_age_ms=signature_age_ms,
+        content_sha256=headers.get("x-amz-content-sha256"),
         user_agent=headers.get("user-agent"),
         referer=headers.get("referer"),
+        extra=extra or {},
         keys=gateway.keys,
     )
     return Call(
@@ -199,12 +271,47 @@ def _auth_error(error: Exception, request: sigv4.HttpRequest) -> S3Error:
     )
 
 
-def _is_sigv2(headers: Mapping[str, str], pairs: list[tuple[str, str]]) -> bool:
-    """Signature Version 2 (header `AWS key:sig`, or `AWSAccessKeyId`+`Signature` query)."""
-    if headers.get("authorization", "").startswith("AWS "):
-        return True
-    names = {name for name, _ in pairs}
-    return "AWSAccessKeyId" in names and "Signature" in names
+def _sigv2_error(error: Exception, request: sigv4.HttpRequest) -> S3Error:
+    """S3's codes for SigV2 authentication failures (the shared ones as for SigV4)."""
+    if isinstance(error, sigv2.SignatureMismatch):
+        return S3Error(
+            "SignatureDoesNotMatch",
+            _SIGNATURE_MISMATCH,
+            403,
+            extra={
+                "AWSAccessKeyId": error.access_key_id,
+                "StringToSign": error.string_to_sign,
+                "SignatureProvided": error.signature_provided,
+                "StringToSignBytes": sigv2.string_to_sign_bytes(error.string_to_sign),
+            },
+        )
+    if isinstance(error, sigv2.ClockSkewed):
+        return S3Error(
+            "RequestTimeTooSkewed",
+            error.message,
+            403,
+            extra={
+                "RequestTime": error.date_text,
+                "ServerTime": error.server_time.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "MaxAllowedSkewMilliseconds": int(error.max_skew.total_seconds() * 1000),
+            },
+        )
+    if isinstance(error, sigv2.UnknownAccessKey):
+        if error.token_sent and error.access_key_id.startswith(TEMPORARY_KEY_PREFIX):
+            return S3Error(
+                "InvalidToken", "The provided token is malformed or otherwise invalid.", 400
+            )
+        return S3Error(
+            "InvalidAccessKeyId",
+            "The AWS Access Key Id you provided does not exist in our records.",
+            403,
+            extra={"AWSAccessKeyId": error.access_key_id},
+        )
+    if isinstance(error, sigv2.MalformedAuthorization):
+        return invalid_argument(error.message, "Authorization", error.value)
+    if isinstance(error, sigv2.MissingDate | sigv2.MissingQueryParameters | sigv2.InvalidExpires):
+        return S3Error(error.code, error.message, error.http_status)
+    return _auth_error(error, request)
 
 
 def _access_key_id(request: sigv4.HttpRequest) -> str:
@@ -212,7 +319,11 @@ def _access_key_id(request: sigv4.HttpRequest) -> str:
         found = _CREDENTIAL.search(value)
         if found:
             return found.group(1)
+        if value.startswith(sigv2.AUTHORIZATION_PREFIX):
+            return value[len(sigv2.AUTHORIZATION_PREFIX) :].partition(":")[0].strip()
     for name, value in decode_query(request.query):
         if name == "X-Amz-Credential":
             return value.split("/", 1)[0]
+        if name == sigv2.ACCESS_KEY_PARAM:
+            return value
     return ""
