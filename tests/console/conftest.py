@@ -10,11 +10,10 @@ from typing import Any
 import httpx
 import pytest
 
+from e2e.server import RunningServer
 from rolegate.demo import DEVELOPMENT, PRODUCTION, build_world, create_demo_bucket
 from rolegate.iam.accounts import create_account
 from rolegate.mfa import base32_to_seed, totp
-
-from e2e.server import RunningServer
 
 _CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
@@ -127,3 +126,14 @@ def bob(console: ConsoleServer) -> Iterator[ConsoleClient]:
     client.sign_in("bob")
     yield client
     client.close()
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Any]:
+    """Debian's chromium under Playwright (tests/console/browser.py). One per test module, not
+    per session: while Playwright's sync API is alive its event loop counts as running in this
+    thread, so `asyncio.run` in any later test would fail."""
+    from .browser import launch_chromium
+
+    with launch_chromium() as browser:
+        yield browser

@@ -4,9 +4,15 @@ engine's explanation, the role history, and permissions that never accumulate.""
 
 from __future__ import annotations
 
+import json
 import re
 
-from .conftest import ConsoleClient
+from sqlalchemy import select
+
+from rolegate.demo import DEVELOPMENT, PRODUCTION
+from rolegate.store.schema import audit_events
+
+from .conftest import ConsoleClient, ConsoleServer
 
 INVALID = (
     "Invalid information in one or more fields. Check your information or contact your "
@@ -73,3 +79,32 @@ def test_unknown_account_or_role_gets_the_same_message(alice: ConsoleClient) -> 
         refused = alice.switch_role(role, account)
         assert refused.status_code == 400
         assert INVALID in refused.text
+
+
+def test_sign_in_switch_and_exit_are_audited(console: ConsoleServer) -> None:
+    """ConsoleLogin (with MFAUsed), SwitchRole (from which user) and ExitRole land in the
+    accounts they concern, as CloudTrail writes them."""
+    client = console.client()
+    try:
+        client.sign_in("alice")
+        client.switch_role()
+        client.post("/console/exit-role")
+    finally:
+        client.close()
+    gateway = console.server.gateway
+    gateway.audit.flush()
+    with console.server.database.read() as uow:
+        rows = uow.connection.execute(
+            select(audit_events.c.account_id, audit_events.c.event_name, audit_events.c.record)
+            .where(audit_events.c.event_source == "signin.amazonaws.com")
+            .order_by(audit_events.c.event_time)
+        ).all()
+    records = [(row.account_id, row.event_name, json.loads(row.record)) for row in rows]
+    logins = [r for a, name, r in records if name == "ConsoleLogin" and a == DEVELOPMENT]
+    assert logins[-1]["additionalEventData"]["MFAUsed"] == "Yes"
+    assert logins[-1]["userIdentity"]["arn"] == f"arn:aws:iam::{DEVELOPMENT}:user/alice"
+    assert logins[-1]["responseElements"] == {"ConsoleLogin": "Success"}
+    switch = [r for a, name, r in records if name == "SwitchRole" and a == PRODUCTION][-1]
+    assert switch["additionalEventData"]["SwitchFrom"] == f"arn:aws:iam::{DEVELOPMENT}:user/alice"
+    assert switch["userIdentity"]["type"] == "AssumedRole"
+    assert any(name == "ExitRole" and a == PRODUCTION for a, name, _ in records)

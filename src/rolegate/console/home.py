@@ -42,4 +42,5 @@ def routes(console: Console) -> list[Route]:
     return [
         Route("/console", page(console, home), methods=["GET"]),
         Route("/console/", root, methods=["GET"]),
+        Route("/", root, methods=["GET"]),
     ]

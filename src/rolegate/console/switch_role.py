@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from ..audit.record import identity_for_session
 from ..iam.accounts import find_account
 from ..sts.tokens import TokenError, open_token
 from .aws import AwsCallError
@@ -149,9 +150,18 @@ def routes(console: Console) -> list[Route]:
             display_name=display,
             color=values["color"] or None,
         )
-        response = RedirectResponse(
-            safe_destination(_form_value(source, "redirect_uri"), "/console"), 303
+        destination = safe_destination(_form_value(source, "redirect_uri"), "/console")
+        await console.record_sign_in_event(
+            request,
+            "SwitchRole",
+            identity_for_session(role),
+            role.account_id,
+            additional={
+                "SwitchFrom": identity.base.caller_arn,
+                "RedirectTo": str(request.base_url).rstrip("/") + destination,
+            },
         )
+        response = RedirectResponse(destination, 303)
         console.set_session(response, request, switched)
         entry = {
             "a": values["account"],
@@ -173,6 +183,14 @@ def routes(console: Console) -> list[Route]:
         return response
 
     async def exit_role(request: Request, identity: Identity) -> Response:
+        if identity.role is not None:
+            await console.record_sign_in_event(
+                request,
+                "ExitRole",
+                identity_for_session(identity.role),
+                identity.role.account_id,
+                additional={"RedirectTo": str(request.base_url).rstrip("/") + "/console"},
+            )
         back = replace(
             identity, role=None, role_token=None, display_name=None, color=None,
             role_account_label=None,

@@ -56,6 +56,8 @@ COLORS: Final = {
     "99BCE3": "Blue",
 }
 _PREFIXES: Final = ("/console", "/signin", "/switchrole", "/federation")
+# Pages that need a signed-in user (not a federated role session).
+_USER_ONLY_PATHS: Final = frozenset({"/switchrole"})
 
 
 @dataclass(frozen=True)
@@ -99,6 +101,12 @@ class Identity:
         return self.base.principal_id == self.base.account_id
 
     @property
+    def federated(self) -> bool:
+        """Opened by the federation endpoint from role credentials: the base IS a role
+        session, with no user behind it to switch roles from or go back to."""
+        return self.base.kind == "AssumedRole"
+
+    @property
     def user_name(self) -> str:
         return self.base.principal_name
 
@@ -108,9 +116,13 @@ class Identity:
 
     @property
     def nav_label(self) -> str:
-        """`user @ account` (alias when the account has one), or `displayName @ account`."""
+        """`user @ account` (alias when the account has one), `displayName @ account` in a
+        role, `role/session @ account` for a federated session."""
         if self.role is not None:
             return f"{self.display_name} @ {self.role_account_label or self.role.account_id}"
+        if self.federated:
+            session = f"{self.base.principal_name}/{self.base.session_name}"
+            return f"{session} @ {self.base_account_label}"
         return f"{self.user_name} @ {self.base_account_label}"
 
     @property
@@ -119,6 +131,11 @@ class Identity:
             return (
                 f"arn:aws:sts::{self.role.account_id}:assumed-role/"
                 f"{self.role.principal_name}/{self.role.session_name}"
+            )
+        if self.federated:
+            return (
+                f"arn:aws:sts::{self.base.account_id}:assumed-role/"
+                f"{self.base.principal_name}/{self.base.session_name}"
             )
         return self.base.caller_arn
 
@@ -150,6 +167,7 @@ class Console:
         )
         self.templates.globals["colors"] = COLORS
         self.templates.filters["urlquote"] = lambda value: quote(str(value), safe="")
+        self.templates.filters["split_encoded"] = split_encoded_message
 
     # ------------------------------------------------------------------ time
     def now(self) -> float:
@@ -230,12 +248,40 @@ class Console:
         status: int = 200,
         **context: Any,
     ) -> HTMLResponse:
-        if identity is not None and "role_history" not in context and not identity.is_root:
+        if (
+            identity is not None
+            and "role_history" not in context
+            and not (identity.is_root or identity.federated)
+        ):
             context["role_history"] = role_history(self, request, identity)
         body = self.templates.get_template(template).render(
             request=request, identity=identity, path=request.url.path, **context
         )
         return HTMLResponse(body, status)
+
+    async def record_sign_in_event(
+        self,
+        request: Request,
+        event_name: str,
+        user_identity: Mapping[str, Any],
+        recipient: str,
+        *,
+        success: bool = True,
+        additional: Mapping[str, Any] | None = None,
+    ) -> None:
+        """A `signin.amazonaws.com` audit event (ConsoleLogin, SwitchRole, ExitRole)."""
+        await run_in_threadpool(
+            lambda: self.gateway.audit.record_console_event(
+                event_name=event_name,
+                identity=user_identity,
+                event_time=self.gateway.clock.now(),
+                recipient=recipient,
+                source_ip=client_ip(request),
+                user_agent=request.headers.get("user-agent"),
+                success=success,
+                additional=additional,
+            )
+        )
 
     async def call(
         self, request: Request, identity: Identity, service: str, operation: str, **params: Any
@@ -329,12 +375,28 @@ def page(console: Console, handler: Page) -> Callable[[Request], Awaitable[Respo
     async def endpoint(request: Request) -> Response:
         identity = await console.identity(request)
         if identity is None:
+            # Back to this page after signing in (a form's target is no page: the home).
             target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            if request.method != "GET":
+                target = "/console"
             response: Response = RedirectResponse(
                 f"/signin?redirect_uri={quote(target, safe='')}", 303
             )
-            clear_cookie(response, request, SESSION_COOKIE)
+            # Only a cookie this request carried is cleared: a cross-site form post (sent
+            # without the SameSite=Lax cookie) must not sign the user out.
+            if request.cookies.get(SESSION_COOKIE):
+                clear_cookie(response, request, SESSION_COOKIE)
             return response
+        if identity.federated and request.url.path in _USER_ONLY_PATHS:
+            return console.render(
+                request,
+                "error.html",
+                identity,
+                status=403,
+                title="Switch Role",
+                message="This console session was opened from role credentials (federation): "
+                "switching roles needs an IAM user's sign-in.",
+            )
         if request.method == "POST":
             form = await request.form()
             if not check_csrf(identity.csrf, form):
@@ -350,6 +412,16 @@ def page(console: Console, handler: Page) -> Callable[[Request], Awaitable[Respo
         return await handler(request, identity)
 
     return endpoint
+
+
+_ENCODED_MARK: Final = "Encoded authorization failure message:"
+
+
+def split_encoded_message(message: str) -> tuple[str, str | None]:
+    """AWS's message without the trailing encoded authorization failure message, and that
+    blob (the page shows it folded: the explanation under it says the same in words)."""
+    head, mark, blob = str(message).partition(_ENCODED_MARK)
+    return (head.rstrip(), blob.strip() or None) if mark else (str(message), None)
 
 
 def error_context(error: AwsCallError) -> dict[str, Any]:

@@ -3,49 +3,64 @@ sign-in rate limits, and console sessions.
 
 A console session is temporary credentials under the hood: a `SessionToken`-kind token sealed
 like STS's (carrying the MFA time when a code was given), plus a `console_sessions` row whose
-end (sign-out, expiry) makes every copy of the cookie useless on every node.
+end (sign-out, expiry) makes every copy of the cookie useless on every node. A federated
+console session (the federation endpoint) is a role session's token with such a row.
+
+The steps run in their own write transactions (`sign_in_password`, `sign_in_mfa`) and raise a
+failure only after the commit: a failed attempt must count even though the step fails.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
-from typing import Final
+from typing import Any, Final
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import insert, select, update
 
 from ..errors import ServiceError
 from ..ids import iam_arn, new_unique_id
-from ..store.database import UnitOfWork, as_utc
-from ..store.schema import accounts, console_sessions, mfa_devices, signin_failures, users
+from ..store.database import Database, UnitOfWork, as_utc
+from ..store.schema import accounts, console_sessions, mfa_devices, roles, users
 from ..sts.service import mint_session
 from ..sts.tokens import KeyRing, SessionClaims
 from .accounts import find_account
+from .attempts import clear_failures, failure_keys, record_failure, throttled
 from .common import find_named
-from .login_profiles import check_console_password, verify_password_hash
+from .login_profiles import check_console_password, find_login_profile, verify_password_hash
 from .mfa_devices import user_has_mfa, verify_mfa_code
+from .passwords import effective_policy, password_changed_at, password_expired
 
 __all__ = [
+    "CHANGE_EXPIRED",
+    "CHANGE_RESET",
     "CONSOLE_USER_SESSION_SECONDS",
+    "PASSWORD_CHANGE_SECONDS",
     "SIGNIN_FAILED",
     "ConsoleSession",
+    "PasswordExpired",
     "SignInFailed",
     "SignInThrottled",
     "VerifiedPassword",
     "account_label",
     "console_session_active",
     "end_console_session",
+    "password_change_credentials",
     "session_expiry",
+    "sign_in_mfa",
+    "sign_in_password",
     "start_console_session",
+    "start_federated_session",
     "verify_mfa_step",
     "verify_password_step",
 ]
 
 CONSOLE_USER_SESSION_SECONDS: Final = 12 * 3600  # AWS: IAM user console sessions, 12 h
+PASSWORD_CHANGE_SECONDS: Final = 300
 SIGNIN_FAILED: Final = "Your authentication information is incorrect. Please try again."
-# Per user name and per client address: this many failures in the window, then a wait.
-MAX_FAILURES: Final = 5
-FAILURE_WINDOW: Final = timedelta(minutes=5)
+# Why a user must choose a new password before the session starts.
+CHANGE_RESET: Final = "reset"  # the login profile's PasswordResetRequired
+CHANGE_EXPIRED: Final = "expired"  # older than the account policy's MaxPasswordAge
 
 
 class SignInFailed(ServiceError):
@@ -63,8 +78,20 @@ class SignInThrottled(ServiceError):
     http_status = 429
 
     def __init__(self) -> None:
+        super().__init__("Too many failed sign-in attempts. Wait a few minutes, then try again.")
+
+
+class PasswordExpired(ServiceError):
+    """The password expired and the policy's HardExpiry keeps the user from choosing a new
+    one: only an administrator can reset it."""
+
+    code = "PasswordExpired"
+    http_status = 403
+
+    def __init__(self) -> None:
         super().__init__(
-            "Too many failed sign-in attempts. Wait a few minutes, then try again."
+            "Your password has expired, and this account's password policy requires an "
+            "administrator to reset it. Contact your administrator."
         )
 
 
@@ -77,6 +104,7 @@ class VerifiedPassword:
     user_name: str  # "root" for the root user
     user_path: str
     needs_mfa: bool
+    change_reason: str | None = None  # CHANGE_RESET or CHANGE_EXPIRED: a new password first
 
 
 @dataclass(frozen=True)
@@ -86,42 +114,34 @@ class ConsoleSession:
     token: str
 
 
-def _failure_keys(account_key: str, user_name: str, source_ip: str) -> list[str]:
-    return [f"user:{account_key.lower()}:{user_name.lower()}"[:300], f"ip:{source_ip}"[:300]]
+def sign_in_password(
+    database: Database,
+    account: str,
+    user_name: str,
+    password: str,
+    source_ip: str,
+    *,
+    root: bool = False,
+) -> VerifiedPassword:
+    """The password step in its own write transaction; a failure is raised AFTER the commit,
+    so that it counts."""
+    with database.write() as uow:
+        outcome = verify_password_step(uow, account, user_name, password, source_ip, root=root)
+    if isinstance(outcome, ServiceError):
+        raise outcome
+    assert isinstance(outcome, VerifiedPassword)
+    return outcome
 
 
-def _throttled(uow: UnitOfWork, keys: list[str]) -> bool:
-    since = uow.now - FAILURE_WINDOW
-    rows = uow.connection.execute(
-        select(signin_failures.c.window_start, signin_failures.c.failures).where(
-            signin_failures.c.key.in_(keys)
-        )
-    )
-    return any(as_utc(row.window_start) > since and row.failures >= MAX_FAILURES for row in rows)
-
-
-def _record_failure(uow: UnitOfWork, keys: list[str]) -> None:
-    since = uow.now - FAILURE_WINDOW
-    for key in keys:
-        row = uow.connection.execute(
-            select(signin_failures.c.window_start).where(signin_failures.c.key == key)
-        ).first()
-        if row is None:
-            uow.connection.execute(
-                insert(signin_failures).values(key=key, window_start=uow.now, failures=1)
-            )
-        elif as_utc(row.window_start) <= since:
-            uow.connection.execute(
-                update(signin_failures)
-                .where(signin_failures.c.key == key)
-                .values(window_start=uow.now, failures=1)
-            )
-        else:
-            uow.connection.execute(
-                update(signin_failures)
-                .where(signin_failures.c.key == key)
-                .values(failures=signin_failures.c.failures + 1)
-            )
+def sign_in_mfa(
+    database: Database, verified: VerifiedPassword, code: str, source_ip: str, at: float
+) -> float:
+    """The MFA step in its own write transaction (failures raised after the commit)."""
+    with database.write() as uow:
+        outcome = verify_mfa_step(uow, verified, code, source_ip, at)
+    if isinstance(outcome, ServiceError):
+        raise outcome
+    return float(outcome)
 
 
 def verify_password_step(
@@ -132,18 +152,23 @@ def verify_password_step(
     source_ip: str,
     *,
     root: bool = False,
-) -> VerifiedPassword:
+) -> VerifiedPassword | ServiceError:
     """The first sign-in step (write transaction): account id or alias, then the IAM user's
     name and password, or (`root`) the root user's password.
 
-    Raises SignInThrottled after too many failures for this user name or address, and
-    SignInFailed for any wrong input (the same message whatever was wrong). A success clears
-    the user name's failures (not the address's).
+    Returns (never raises, so that the failure count commits) SignInThrottled after too many
+    failures for this user or address, SignInFailed for any wrong input (the same message
+    whatever was wrong), PasswordExpired for an expired password under HardExpiry. A success
+    clears the user's failures (not the address's) and says whether the user must choose a
+    new password first.
     """
-    keys = _failure_keys(account, "(root)" if root else user_name, source_ip)
-    if _throttled(uow, keys):
-        raise SignInThrottled()
-    found = find_account(uow, account.strip()) if account.strip() else None
+    account_text = account.strip()
+    found = find_account(uow, account_text) if account_text else None
+    # The user's failures count under the account id, whether typed as id or alias.
+    account_key = found.id if found is not None else account_text
+    keys = failure_keys(account_key, "(root)" if root else user_name, source_ip)
+    if throttled(uow, keys):
+        return SignInThrottled()
     verified: VerifiedPassword | None = None
     if root:
         stored = found.root_password_hash if found is not None else None
@@ -155,23 +180,41 @@ def verify_password_step(
         user = find_named(uow, users, found.id, user_name)
         assert user is not None
         verified = VerifiedPassword(
-            found.id, user.id, user.name, user.path, needs_mfa=user_has_mfa(uow, user.id)
+            found.id,
+            user.id,
+            user.name,
+            user.path,
+            needs_mfa=user_has_mfa(uow, user.id),
+            change_reason=_change_reason(uow, found.id, user.id),
         )
     if verified is None:
-        _record_failure(uow, keys)
-        raise SignInFailed()
-    uow.connection.execute(delete(signin_failures).where(signin_failures.c.key.in_(keys[:1])))
+        record_failure(uow, keys)
+        return SignInFailed()
+    clear_failures(uow, keys[:1])
+    expired = verified.change_reason == CHANGE_EXPIRED
+    if expired and effective_policy(uow, verified.account_id).hard_expiry:
+        return PasswordExpired()
     return verified
+
+
+def _change_reason(uow: UnitOfWork, account_id: str, user_id: str) -> str | None:
+    profile = find_login_profile(uow, user_id)
+    if profile is None:
+        return None
+    if password_expired(effective_policy(uow, account_id), password_changed_at(profile), uow.now):
+        return CHANGE_EXPIRED
+    return CHANGE_RESET if profile.reset_required else None
 
 
 def verify_mfa_step(
     uow: UnitOfWork, verified: VerifiedPassword, code: str, source_ip: str, at: float
-) -> float:
+) -> float | ServiceError:
     """The MFA step (write transaction): a code of one of the user's enabled devices; the
-    epoch time it was accepted at. Wrong codes count as sign-in failures."""
-    keys = _failure_keys(verified.account_id, verified.user_name, source_ip)
-    if _throttled(uow, keys):
-        raise SignInThrottled()
+    epoch time it was accepted at. Wrong codes count as sign-in failures (returned, like the
+    password step's)."""
+    keys = failure_keys(verified.account_id, verified.user_name, source_ip)
+    if throttled(uow, keys):
+        return SignInThrottled()
     assert verified.user_id is not None
     serials = uow.connection.execute(
         select(mfa_devices.c.serial).where(
@@ -181,8 +224,36 @@ def verify_mfa_step(
     for serial in list(serials):
         if verify_mfa_code(uow, verified.account_id, verified.user_id, serial, code.strip(), at):
             return at
-    _record_failure(uow, keys)
-    raise SignInFailed()
+    record_failure(uow, keys)
+    return SignInFailed()
+
+
+def _user_arn(verified: VerifiedPassword) -> str:
+    if verified.user_id is None:
+        return iam_arn(verified.account_id, "root")
+    return iam_arn(verified.account_id, "user", verified.user_path, verified.user_name)
+
+
+def password_change_credentials(
+    keys: KeyRing, verified: VerifiedPassword, *, mfa_at: float | None, now: float
+) -> tuple[SessionClaims, str]:
+    """Five-minute credentials of the user who passed the password (and MFA) step but must
+    choose a new password: the console calls ChangePassword with them, so the API decides as
+    for any call by the user (iam:ChangePassword, AllowUsersToChangePassword). No console
+    session is recorded: they open no console."""
+    assert verified.user_id is not None
+    return mint_session(
+        keys,
+        _user_arn(verified),
+        account_id=verified.account_id,
+        issued_at=now,
+        expires_at=now + PASSWORD_CHANGE_SECONDS,
+        kind="SessionToken",
+        principal_id=verified.user_id,
+        principal_name=verified.user_name,
+        principal_path=verified.user_path,
+        mfa_authenticated_at=mfa_at,
+    )
 
 
 def start_console_session(
@@ -196,14 +267,9 @@ def start_console_session(
     """Mint the session's credentials and record the session (write transaction)."""
     now = uow.now.timestamp()
     principal_id = verified.user_id or verified.account_id
-    arn = (
-        iam_arn(verified.account_id, "root")
-        if verified.user_id is None
-        else iam_arn(verified.account_id, "user", verified.user_path, verified.user_name)
-    )
     claims, token = mint_session(
         keys,
-        arn,
+        _user_arn(verified),
         account_id=verified.account_id,
         issued_at=now,
         expires_at=now + duration,
@@ -213,17 +279,60 @@ def start_console_session(
         principal_path=verified.user_path,
         mfa_authenticated_at=mfa_at,
     )
+    return ConsoleSession(
+        _record_session(uow, verified.account_id, principal_id, duration), claims, token
+    )
+
+
+def _record_session(uow: UnitOfWork, account_id: str, principal_id: str, duration: int) -> str:
     session_id = new_unique_id("CS", 32)
     uow.connection.execute(
         insert(console_sessions).values(
             id=session_id,
-            account_id=verified.account_id,
+            account_id=account_id,
             principal_id=principal_id,
             created_at=uow.now,
             expires_at=uow.now + timedelta(seconds=duration),
         )
     )
-    return ConsoleSession(session_id, claims, token)
+    return session_id
+
+
+_RENEWED: Final = frozenset({"access_key_id", "secret_access_key", "caller_arn"})
+
+
+def start_federated_session(
+    uow: UnitOfWork, keys: KeyRing, role: SessionClaims, *, duration: int
+) -> ConsoleSession:
+    """A console session AS a role session (the federation endpoint's login): new role
+    session credentials with the same claims (session name, tags, session policies, MFA
+    time, source identity) lasting `duration` seconds from now, and the session's row.
+
+    There is no user behind it to switch roles from or go back to. Returns the session;
+    raises ServiceError when the role no longer exists (write transaction).
+    """
+    exists = uow.connection.execute(
+        select(roles.c.id).where(
+            roles.c.id == role.principal_id, roles.c.account_id == role.account_id
+        )
+    ).first()
+    if exists is None:
+        raise ServiceError(
+            "The role of these credentials no longer exists.",
+            code="InvalidCredentials",
+            http_status=400,
+        )
+    now = uow.now.timestamp()
+    claims: dict[str, Any] = {
+        field.name: getattr(role, field.name)
+        for field in fields(SessionClaims)
+        if field.name not in _RENEWED
+    }
+    claims.update(issued_at=now, expires_at=now + duration)
+    minted, token = mint_session(keys, role.caller_arn, **claims)
+    return ConsoleSession(
+        _record_session(uow, role.account_id, role.principal_id, duration), minted, token
+    )
 
 
 def console_session_active(uow: UnitOfWork, session_id: str) -> bool:
