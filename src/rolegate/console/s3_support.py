@@ -1,10 +1,11 @@
 """What the console's S3 pages share: AWS calls that never raise anything but AwsCallError,
-bucket-name checks, display helpers (sizes, dates, breadcrumbs) and download headers."""
+bucket-name checks, display helpers (sizes, dates, breadcrumbs) and download headers.
+
+`error_dict` and `format_time` come from `web`, re-exported here."""
 
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
 from typing import Any, Final
 from urllib.parse import quote
 
@@ -12,7 +13,7 @@ from botocore.exceptions import ParamValidationError  # type: ignore[import-unty
 from starlette.requests import Request
 
 from .aws import AwsCallError
-from .web import Console, Identity
+from .web import Console, Identity, error_dict, format_time
 
 __all__ = [
     "BROWSER_UNSAFE_MESSAGE",
@@ -59,13 +60,6 @@ async def s3_call(
         raise AwsCallError("InvalidArgument", str(error), 400, None) from None
 
 
-def error_dict(error: AwsCallError | None) -> dict[str, Any] | None:
-    """What `_macros.html` `aws_error` shows."""
-    if error is None:
-        return None
-    return {"code": error.code, "message": error.message, "explanation": error.explanation}
-
-
 def bucket_path(bucket: str) -> str:
     return f"/console/s3/buckets/{quote(bucket, safe='')}"
 
@@ -102,13 +96,6 @@ def human_size(size: Any) -> str:
             return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
         value /= 1024
     return ""  # pragma: no cover
-
-
-def format_time(value: Any) -> str:
-    if isinstance(value, datetime):
-        moment = value if value.tzinfo else value.replace(tzinfo=UTC)
-        return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-    return str(value or "")
 
 
 def browser_addressable(key: str) -> bool:

@@ -39,6 +39,9 @@ __all__ = [
     "Page",
     "check_csrf",
     "console_path",
+    "error_context",
+    "error_dict",
+    "format_time",
     "page",
     "role_history",
     "safe_destination",
@@ -422,6 +425,19 @@ def split_encoded_message(message: str) -> tuple[str, str | None]:
     blob (the page shows it folded: the explanation under it says the same in words)."""
     head, mark, blob = str(message).partition(_ENCODED_MARK)
     return (head.rstrip(), blob.strip() or None) if mark else (str(message), None)
+
+
+def format_time(value: Any) -> str:
+    """A time as the console shows it (UTC)."""
+    if isinstance(value, datetime):
+        moment = value if value.tzinfo else value.replace(tzinfo=UTC)
+        return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return str(value or "")
+
+
+def error_dict(error: AwsCallError | None) -> dict[str, Any] | None:
+    """What `_macros.html` `aws_error` shows, or None."""
+    return error_context(error) if error is not None else None
 
 
 def error_context(error: AwsCallError) -> dict[str, Any]:
