@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 
+import boto3
 from sqlalchemy import select
 
 from rolegate.demo import DEVELOPMENT, PRODUCTION
@@ -108,3 +109,34 @@ def test_sign_in_switch_and_exit_are_audited(console: ConsoleServer) -> None:
     assert switch["additionalEventData"]["SwitchFrom"] == f"arn:aws:iam::{DEVELOPMENT}:user/alice"
     assert switch["userIdentity"]["type"] == "AssumedRole"
     assert any(name == "ExitRole" and a == PRODUCTION for a, name, _ in records)
+
+
+def test_a_role_whose_trust_needs_an_external_id_cannot_be_switched_to(
+    console: ConsoleServer, alice: ConsoleClient
+) -> None:
+    """The Switch Role form has no ExternalId: such a role is refused with the one message
+    (here alice's own policy would allow sts:AssumeRole on it)."""
+    prod = console.world["Roots"]["production"]
+    iam = boto3.client(
+        "iam",
+        endpoint_url=console.url,
+        region_name="us-east-1",
+        aws_access_key_id=prod["AccessKeyId"],
+        aws_secret_access_key=prod["SecretAccessKey"],
+    )
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{DEVELOPMENT}:root"},
+                "Action": "sts:AssumeRole",
+                "Condition": {"StringEquals": {"sts:ExternalId": "partner-42"}},
+            }
+        ],
+    }
+    iam.create_role(RoleName="UpdateAppPartner", AssumeRolePolicyDocument=json.dumps(trust))
+    refused = alice.switch_role("UpdateAppPartner")
+    assert refused.status_code == 400
+    assert INVALID in refused.text
+    assert _nav(refused.text) == "alice @ development"
