@@ -251,7 +251,7 @@ def _load_demo(ready: Callable[[], bool], database: Database, data: str, endpoin
     users = world["Users"]
     switch = (
         f"{endpoint}/switchrole?account=production&roleName=UpdateApp"
-        "&displayName=UpdateApp%20%40%20production&color=F2B0A9"
+        "&displayName=UpdateApp&color=F2B0A9"
     )
     click.echo(
         f"Console: {endpoint}/console\n"
