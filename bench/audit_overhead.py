@@ -219,7 +219,10 @@ def _stored_events(server: Server) -> int:
 
     engine = create_engine(f"sqlite:///{server.data / 'rolegate.db'}")
     with engine.connect() as connection:
-        count = int(connection.execute(text("SELECT count(*) FROM audit_events")).scalar() or 0)
+        count = sum(
+            int(connection.execute(text(f"SELECT count(*) FROM {table}")).scalar() or 0)
+            for table in ("audit_events", "audit_data_events")  # management, data events
+        )
     engine.dispose()
     return count
 

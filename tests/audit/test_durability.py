@@ -24,7 +24,7 @@ from rolegate.audit.recorder import INTERVAL_ENV
 from rolegate.bootstrap import open_database
 from rolegate.iam.accounts import create_account
 from rolegate.store.database import Database, default_sqlite_url
-from rolegate.store.schema import audit_events
+from rolegate.store.schema import audit_data_events, audit_events
 
 pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs kill -9")
 
@@ -91,10 +91,11 @@ def _stored(database: Database, request_ids: set[str]) -> dict[str, int]:
     """How many events each request id has in the store."""
     counts: dict[str, int] = {}
     with database.read() as uow:
-        for record in uow.connection.execute(select(audit_events.c.record)).scalars():
-            request_id = json.loads(record)["requestID"]
-            if request_id in request_ids:
-                counts[request_id] = counts.get(request_id, 0) + 1
+        for table in (audit_events, audit_data_events):  # management and data events
+            for record in uow.connection.execute(select(table.c.record)).scalars():
+                request_id = json.loads(record)["requestID"]
+                if request_id in request_ids:
+                    counts[request_id] = counts.get(request_id, 0) + 1
     return counts
 
 
@@ -143,6 +144,9 @@ def test_kill_9_loses_no_acknowledged_event(tmp_path: Path) -> None:
         record["eventID"] for record in exported[-3:]
     ]
     with database.read() as uow:
-        total = uow.connection.execute(select(func.count()).select_from(audit_events)).scalar()
+        total = sum(
+            uow.connection.execute(select(func.count()).select_from(table)).scalar() or 0
+            for table in (audit_events, audit_data_events)
+        )
     assert total == len(exported)
     database.dispose()

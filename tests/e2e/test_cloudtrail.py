@@ -22,7 +22,7 @@ from botocore.exceptions import ClientError
 from sqlalchemy import insert
 
 from rolegate.iam.accounts import NewAccount
-from rolegate.store.schema import audit_event_resources, audit_events
+from rolegate.store.schema import audit_data_events, audit_event_resources, audit_events
 
 from .conftest import ClientFactory
 from .server import RunningServer
@@ -87,6 +87,17 @@ class _Events:
             "eventCategory": category,
         }
         with self.server.database.write() as uow:
+            if category == "Data":  # stored as the recorder stores them: apart, no lookup rows
+                uow.connection.execute(
+                    insert(audit_data_events).values(
+                        event_id=event_id,
+                        account_id=self.account_id,
+                        event_time=moment,
+                        event_name=name,
+                        record=json.dumps(record),
+                    )
+                )
+                return event_id
             uow.connection.execute(
                 insert(audit_events).values(
                     event_id=event_id,

@@ -32,10 +32,10 @@ from .record import (
     SECRET_QUERY_PREFIX,
     api_call,
     clean,
-    identity_for_caller,
     read_only_name,
     resource_of_arn,
     shared_copies,
+    shared_identity_for_caller,
 )
 
 if TYPE_CHECKING:
@@ -195,7 +195,7 @@ def s3_records(
     additional["bytesTransferredOut"] = int(length_out) if length_out.isdigit() else 0
     additional["x-amz-id-2"] = host_id
     record = api_call(
-        identity=identity_for_caller(caller),
+        identity=shared_identity_for_caller(caller),
         event_time=call.info.now,
         event_source="s3.amazonaws.com",
         event_name=operation,

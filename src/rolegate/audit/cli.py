@@ -1,24 +1,26 @@
 """`rolegate audit tail|export`: the stored CloudTrail records as JSON lines.
 
-The commands read the store directly. Before reading they ingest the journals that stopped
+The commands read the store directly, management and data events (two tables) merged in
+time order. Before reading they ingest the journals that stopped
 servers of this store left behind (`recorder.ingest_journals`: only journals no live process
 holds); a running server's latest events reach the store within its ingestion interval.
 """
 
 from __future__ import annotations
 
+import heapq
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import click
-from sqlalchemy import Select, select
+from sqlalchemy import Select, Table, select
 
 from ..bootstrap import open_database
 from ..store.database import Database, as_utc, default_sqlite_url
-from ..store.schema import audit_events
+from ..store.schema import audit_data_events, audit_events
 from .recorder import ingest_journals, journal_directory
 
 __all__ = ["audit"]
@@ -60,38 +62,71 @@ def _moment(text: str | None, name: str) -> datetime | None:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-def _query(account: str | None) -> Select[Any]:
-    query = select(audit_events.c.event_id, audit_events.c.event_time, audit_events.c.record)
+_TABLES: Final = (audit_events, audit_data_events)  # management events, data events
+
+
+def _query(table: Table, account: str | None) -> Select[Any]:
+    query = select(table.c.event_id, table.c.event_time, table.c.record)
     if account is not None:
-        query = query.where(audit_events.c.account_id == account)
+        query = query.where(table.c.account_id == account)
     return query
+
+
+def _table_pages(
+    database: Database,
+    table: Table,
+    account: str | None,
+    since: datetime | None,
+    until: datetime | None,
+) -> Iterator[tuple[datetime, str, str]]:
+    """One table's events oldest first, read in pages keyed by (event_time, event_id)."""
+    c = table.c
+    after: tuple[datetime, str] | None = None
+    while True:
+        query = _query(table, account)
+        if since is not None:
+            query = query.where(c.event_time >= since)
+        if until is not None:
+            query = query.where(c.event_time < until)
+        if after is not None:
+            moment, event_id = after
+            query = query.where(
+                (c.event_time > moment) | ((c.event_time == moment) & (c.event_id > event_id))
+            )
+        query = query.order_by(c.event_time, c.event_id).limit(_PAGE)
+        with database.read() as uow:
+            rows = list(uow.connection.execute(query))
+        for row in rows:
+            yield as_utc(row.event_time), row.event_id, row.record
+        if len(rows) < _PAGE:
+            return
+        after = (rows[-1].event_time, rows[-1].event_id)
 
 
 def _pages(
     database: Database, account: str | None, since: datetime | None, until: datetime | None
 ) -> Iterator[tuple[str, datetime, str]]:
-    """Events oldest first, read in pages keyed by (event_time, event_id)."""
-    after: tuple[datetime, str] | None = None
-    while True:
-        query = _query(account)
-        if since is not None:
-            query = query.where(audit_events.c.event_time >= since)
-        if until is not None:
-            query = query.where(audit_events.c.event_time < until)
-        if after is not None:
-            moment, event_id = after
-            query = query.where(
-                (audit_events.c.event_time > moment)
-                | ((audit_events.c.event_time == moment) & (audit_events.c.event_id > event_id))
+    """Events of both tables oldest first, (event_time, event_id) order."""
+    merged = heapq.merge(
+        *(_table_pages(database, table, account, since, until) for table in _TABLES)
+    )
+    for moment, event_id, record in merged:
+        yield event_id, moment, record
+
+
+def _latest(database: Database, account: str | None, lines: int) -> list[tuple[datetime, str, str]]:
+    """The `lines` latest events of both tables, oldest first."""
+    found: list[tuple[datetime, str, str]] = []
+    with database.read() as uow:
+        for table in _TABLES:
+            query = _query(table, account).order_by(
+                table.c.event_time.desc(), table.c.event_id.desc()
             )
-        query = query.order_by(audit_events.c.event_time, audit_events.c.event_id).limit(_PAGE)
-        with database.read() as uow:
-            rows = list(uow.connection.execute(query))
-        for row in rows:
-            yield row.event_id, row.event_time, row.record
-        if len(rows) < _PAGE:
-            return
-        after = (rows[-1].event_time, rows[-1].event_id)
+            found.extend(
+                (as_utc(row.event_time), row.event_id, row.record)
+                for row in uow.connection.execute(query.limit(lines))
+            )
+    return sorted(found)[-lines:] if lines else []
 
 
 @click.group()
@@ -129,15 +164,10 @@ def tail(
     """Print the latest events (oldest of them first); with --follow, then the new ones."""
     database = _open(data, db)
     try:
-        query = _query(account).order_by(
-            audit_events.c.event_time.desc(), audit_events.c.event_id.desc()
-        )
-        with database.read() as uow:
-            latest = list(uow.connection.execute(query.limit(lines))) if lines else []
         seen: dict[str, datetime] = {}
-        for row in reversed(latest):
-            click.echo(row.record)
-            seen[row.event_id] = as_utc(row.event_time)
+        for moment, event_id, record in _latest(database, account, lines):
+            click.echo(record)
+            seen[event_id] = moment
         if not follow:
             return
         since = max(seen.values(), default=database.clock.now())

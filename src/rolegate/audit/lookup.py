@@ -3,9 +3,9 @@
 CloudTrail's rules (Event history): at most one lookup attribute (EventId, EventName, ReadOnly,
 Username, ResourceType, ResourceName, EventSource or AccessKeyId, matched exactly), an inclusive
 StartTime/EndTime window (default: the last 90 days), 1-50 events a page (default 50), only
-management events (data events are never returned; there are no Insights events, so
-EventCategory "insight" answers an empty page), and each account sees only the events it
-received.
+management events (data events are never returned: they are stored apart, in
+`audit_data_events`; there are no Insights events, so EventCategory "insight" answers an empty
+page), and each account sees only the events it received.
 
 Paging is keyset pagination on (event_time, event_id), newest first: a page ends at a cursor
 and the next one starts strictly after it, so events recorded meanwhile never shift a page (they
@@ -64,7 +64,6 @@ ATTRIBUTE_KEYS: Final = (
 DEFAULT_MAX_RESULTS: Final = 50
 MAX_RESULTS: Final = 50
 LOOKUP_WINDOW: Final = timedelta(days=90)
-MANAGEMENT: Final = "Management"
 
 _TOKEN_MAGIC: Final = b"RGL1"
 _MAC_BYTES: Final = 32
@@ -275,7 +274,6 @@ def _event_rows(
             e.account_id == account_id,
             e.event_time >= cursor.start,
             e.event_time <= cursor.end,
-            e.event_category == MANAGEMENT,
             *conditions,
             *_after(e.event_time, e.event_id, cursor),
         )
@@ -312,7 +310,6 @@ def _resource_rows(
                 r.event_time <= position.end,
                 *_after(r.event_time, r.event_id, position),
                 e.account_id == account_id,
-                e.event_category == MANAGEMENT,
             )
             .order_by(r.event_time.desc(), r.event_id.desc())
             .limit(batch)

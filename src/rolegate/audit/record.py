@@ -13,10 +13,12 @@ the other account's copy names the caller by account and principal id only (`AWS
 
 from __future__ import annotations
 
+import json
+import math
 import os
 import re
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Final
@@ -43,12 +45,16 @@ __all__ = [
     "identity_for_caller",
     "identity_for_key",
     "identity_for_session",
+    "identity_text",
     "java_time",
     "lookup_username",
     "new_event_id",
     "read_only_name",
     "resource_of_arn",
     "shared_copies",
+    "shared_identity_for_caller",
+    "shared_identity_for_key",
+    "shared_identity_for_session",
 ]
 
 EVENT_VERSION: Final = "1.11"
@@ -119,13 +125,29 @@ ANONYMOUS_IDENTITY: Final[Mapping[str, str]] = {
 
 
 # --------------------------------------------------------------------------- values
+# Formatted whole seconds (epoch second -> text): eventTime of requests served in the same
+# second, and the creationDate of a session used again and again, are formatted once.
+_SECONDS: dict[int, str] = {}
+_SECONDS_KEPT: Final = 4096
+
+
+def _second_text(second: int) -> str:
+    text = _SECONDS.get(second)
+    if text is None:
+        if len(_SECONDS) >= _SECONDS_KEPT:
+            _SECONDS.clear()
+        text = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(second))
+        _SECONDS[second] = text
+    return text
+
+
 def cloudtrail_time(moment: datetime | float) -> str:
     """`2014-07-15T21:40:14Z` (UTC, whole seconds)."""
-    if not isinstance(moment, datetime):
-        moment = datetime.fromtimestamp(moment, tz=UTC)
-    elif moment.tzinfo is not None:
-        moment = moment.astimezone(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    if isinstance(moment, datetime):
+        if moment.tzinfo is None:  # naive: taken as UTC
+            moment = moment.replace(tzinfo=UTC)
+        moment = moment.timestamp()
+    return _second_text(math.floor(moment))
 
 
 def java_time(moment: datetime) -> str:
@@ -149,13 +171,15 @@ def camel(name: str) -> str:
 _PLAIN: Final = frozenset({str, int, float, bool, type(None)})
 
 
+_UUID7_CLEAR: Final = ~((0xF << 76) | (0x3 << 62))
+_UUID7_SET: Final = (0x7 << 76) | (0x2 << 62)
+
+
 def new_event_id() -> str:
     """A GUID as eventID: a time-ordered (version 7) UUID, so that the store's event id
     index grows at its end (random ids rewrote most of its pages at every ingested batch)."""
-    raw = bytearray((time.time_ns() // 1_000_000).to_bytes(6, "big") + os.urandom(10))
-    raw[6] = (raw[6] & 0x0F) | 0x70
-    raw[8] = (raw[8] & 0x3F) | 0x80
-    text = raw.hex()
+    value = (time.time_ns() // 1_000_000) << 80 | int.from_bytes(os.urandom(10))
+    text = f"{value & _UUID7_CLEAR | _UUID7_SET:032x}"
     return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
@@ -301,6 +325,82 @@ def identity_for_caller(caller: Caller) -> dict[str, Any]:
         "accessKeyId": caller.access_key_id,
         "userName": caller.user_name,
     }
+
+
+# --------------------------------------------------------------------------- shared identities
+# The request path builds a userIdentity per request, the same one for every request of a
+# session or a key: `shared_identity_*` return one dict per identity (never to be modified)
+# and `identity_text` its JSON, encoded once, that the journal splices into the record's.
+_SHARED: dict[tuple[Any, ...], dict[str, Any]] = {}
+_TEXTS: dict[int, tuple[Mapping[str, Any], str]] = {}
+_SHARED_KEPT: Final = 2048
+_JSON: Final = json.JSONEncoder(separators=(",", ":"), check_circular=False)
+
+
+def _shared(key: tuple[Any, ...], build: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    identity = _SHARED.get(key)
+    if identity is None:
+        if len(_SHARED) >= _SHARED_KEPT:
+            _SHARED.clear()
+            _TEXTS.clear()
+        identity = build()
+        _TEXTS[id(identity)] = (identity, _JSON.encode(identity))
+        _SHARED[key] = identity
+    return identity
+
+
+def shared_identity_for_session(claims: SessionClaims) -> dict[str, Any]:
+    """`identity_for_session(claims)`, one dict per session (read-only)."""
+    key = (
+        "session",
+        claims.access_key_id,
+        claims.account_id,
+        claims.issued_at,
+        claims.kind,
+        claims.principal_id,
+        claims.principal_name,
+        claims.principal_path,
+        claims.session_name,
+        bool(claims.mfa_authenticated_at),
+        claims.source_identity,
+    )
+    return _shared(key, lambda: identity_for_session(claims))
+
+
+def shared_identity_for_key(owner: KeyOwner) -> dict[str, Any]:
+    """`identity_for_key(owner)`, one dict per key and owner (read-only)."""
+    key = (
+        "key",
+        owner.access_key_id,
+        owner.account_id,
+        owner.user_id,
+        owner.user_path,
+        owner.user_name,
+    )
+    return _shared(key, lambda: identity_for_key(owner))
+
+
+def shared_identity_for_caller(caller: Caller) -> dict[str, Any]:
+    """`identity_for_caller(caller)`, one dict per identity (read-only)."""
+    if caller.session is not None:
+        return shared_identity_for_session(caller.session)
+    key = (
+        "caller",
+        caller.account_id,
+        caller.user_id,
+        caller.access_key_id,
+        caller.user_name,
+        caller.arn if caller.account_id else None,
+    )
+    return _shared(key, lambda: identity_for_caller(caller))
+
+
+def identity_text(identity: Mapping[str, Any]) -> str | None:
+    """The JSON of a shared identity (None for any other dict)."""
+    found = _TEXTS.get(id(identity))
+    if found is None or found[0] is not identity:
+        return None
+    return found[1]
 
 
 def account_identity(identity: Mapping[str, Any]) -> dict[str, Any]:

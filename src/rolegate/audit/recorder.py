@@ -38,6 +38,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import os
 import secrets
 import threading
@@ -56,8 +57,8 @@ except ImportError:  # pragma: no cover - not on Windows
     fcntl = None  # type: ignore[assignment]
 
 from ..store.database import Database
-from ..store.schema import audit_event_resources, audit_events
-from .record import console_event, lookup_username
+from ..store.schema import audit_data_events, audit_event_resources, audit_events
+from .record import DATA, console_event, identity_text, lookup_username
 
 __all__ = [
     "DEFAULT_RETENTION_DAYS",
@@ -83,6 +84,7 @@ DEFAULT_RETENTION_DAYS: Final = 90
 JOURNAL_DIRECTORY: Final = "audit-journal"
 INTERVAL_ENV: Final = "ROLEGATE_AUDIT_INTERVAL"  # seconds between ingestion rounds
 _ENCODER: Final = json.JSONEncoder(separators=(",", ":"), check_circular=False)
+_DECODER: Final = json.JSONDecoder()
 _READ_CHUNK: Final = 4 * 1024 * 1024
 _INSERT_CHUNK: Final = 500
 
@@ -116,13 +118,32 @@ def _resource_pairs(record: Mapping[str, Any]) -> list[tuple[str | None, str | N
     ]
 
 
+# A record as `api_call` / `console_event` build it starts with these two keys: a shared
+# identity's JSON (`record.identity_text`, encoded once per identity) is spliced in there.
+_SPLICE_PREFIX: Final = '{"eventVersion":"1.11","userIdentity":0'
+_SPLICE_HEAD: Final = '{"eventVersion":"1.11","userIdentity":'
+
+
+def _encode_record(record: Mapping[str, Any]) -> str:
+    identity = record.get("userIdentity")
+    text = identity_text(identity) if identity is not None else None
+    if text is not None:
+        body = dict(record)
+        body["userIdentity"] = 0
+        encoded: str = _ENCODER.encode(body)
+        if encoded.startswith(_SPLICE_PREFIX):
+            return _SPLICE_HEAD + text + encoded[len(_SPLICE_PREFIX) :]
+    return str(_ENCODER.encode(record))
+
+
 def encode_records(records: Iterable[Mapping[str, Any]], at: datetime | None = None) -> bytes:
-    """Journal lines: `<meta JSON>\\t<record JSON>\\n` (JSON text has no raw tab or newline).
+    """Journal lines: `<meta JSON>\t<record JSON>\n` (JSON text has no raw tab or newline).
     `at` is the exact event time (the record's eventTime has whole seconds)."""
     lines = []
     moment = at.timestamp() if at is not None else None
     for record in records:
         identity = record.get("userIdentity") or {}
+        category = record.get("eventCategory", "Management")
         meta = [
             record["eventID"],
             record["recipientAccountId"],
@@ -130,12 +151,12 @@ def encode_records(records: Iterable[Mapping[str, Any]], at: datetime | None = N
             record["eventName"],
             record["eventSource"],
             bool(record.get("readOnly", False)),
-            lookup_username(record),
+            lookup_username(record) if category != DATA else None,
             identity.get("accessKeyId") or None,
-            record.get("eventCategory", "Management"),
+            category,
             _resource_pairs(record),
         ]
-        lines.append(f"{_ENCODER.encode(meta)}\t{_ENCODER.encode(record)}\n")
+        lines.append(f"{_ENCODER.encode(meta)}\t{_encode_record(record)}\n")
     return "".join(lines).encode()
 
 
@@ -143,160 +164,239 @@ def _parse_time(text: str) -> float:
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
 
 
-def decode_line(line: bytes) -> Entry:
+def _entry(meta_text: str, record: str) -> Entry:
+    meta = _DECODER.decode(meta_text)
+    if type(meta) is not list or len(meta) != 10:
+        raise ValueError("not a journal line")
+    return Entry._make([*meta, record])
+
+
+def decode_line(line: bytes | str) -> Entry:
     """One journal line back (ValueError when it is not one)."""
-    meta_text, tab, record = line.rstrip(b"\n").partition(b"\t")
+    if isinstance(line, bytes):
+        line = line.decode()
+    meta_text, tab, record = line.rstrip("\n").partition("\t")
     if not tab:
         raise ValueError("not a journal line")
-    meta = json.loads(meta_text)
-    if len(meta) != 10:
-        raise ValueError("not a journal line")
-    return Entry._make([*meta, record.decode()])
+    return _entry(meta_text, record)
 
 
 def _decode_lines(data: bytes, source: str) -> list[Entry]:
+    """The entries of complete journal lines. Each record is decoded straight from the read
+    buffer (one copy: slicing lines, then records, then decoding them copied ~2 KiB three
+    times per event, and fresh memory costs page faults)."""
     entries = []
-    for line in data.splitlines():
-        if not line:
-            continue
-        try:
-            entries.append(decode_line(line))
-        except (ValueError, TypeError):
-            log.warning("skipping a malformed audit journal line in %s", source)
+    view = memoryview(data)
+    find = data.find
+    start, size = 0, len(data)
+    while start < size:
+        end = find(b"\n", start)
+        if end < 0:
+            end = size
+        if end > start:
+            tab = find(b"\t", start, end)
+            try:
+                if tab < 0:
+                    raise ValueError("not a journal line")
+                entries.append(
+                    _entry(str(view[start:tab], "utf-8"), str(view[tab + 1 : end], "utf-8"))
+                )
+            except (ValueError, TypeError):
+                log.warning("skipping a malformed audit journal line in %s", source)
+        start = end + 1
     return entries
 
 
 # --------------------------------------------------------------------------- the store
-# Ingestion runs on the DBAPI cursor (executemany): SQLAlchemy's per-row parameter machinery
-# cost ~10x the inserts themselves (measured: 240 -> ~40 us per event).
+# Ingestion runs on the DBAPI cursor: SQLAlchemy's per-row parameter machinery cost ~10x the
+# inserts themselves (measured: 240 -> ~40 us per event).
 _EVENT_COLUMNS: Final = (
     "event_id, account_id, event_time, event_name, event_source, read_only, username, "
     "access_key_id, event_category, record"
 )
+_DATA_COLUMNS: Final = "event_id, account_id, event_time, event_name, record"
 _RESOURCE_COLUMNS: Final = "event_id, account_id, event_time, resource_type, resource_name"
-# (insert events head, its tail, insert resources head, placeholder). Rows go in multi-row
-# VALUES statements: one statement (one step, one GIL release) per `_ROWS_PER_STATEMENT`
-# rows; executemany released and re-took the GIL around every row, and that hand-off with
-# the request threads cost more CPU than the inserts.
+
+
+class _Statements(NamedTuple):
+    events: str  # INSERT ... VALUES (the groups follow)
+    data_events: str
+    resources: str
+    ignore_tail: str  # after the groups of an insert that skips the ids already stored
+    mark: str  # the DBAPI placeholder
+
+
+# Rows go in multi-row VALUES statements: one statement (one step, one GIL release) per
+# `_ROWS_PER_STATEMENT` rows; executemany released and re-took the GIL around every row, and
+# that hand-off with the request threads cost more CPU than the inserts.
 _SQL: Final = {
-    "sqlite": (
+    "sqlite": _Statements(
         f"INSERT OR IGNORE INTO audit_events ({_EVENT_COLUMNS}) VALUES ",
-        "",
+        f"INSERT OR IGNORE INTO audit_data_events ({_DATA_COLUMNS}) VALUES ",
         f"INSERT INTO audit_event_resources ({_RESOURCE_COLUMNS}) VALUES ",
+        "",
         "?",
     ),
-    "postgresql": (
+    "postgresql": _Statements(
         f"INSERT INTO audit_events ({_EVENT_COLUMNS}) VALUES ",
-        " ON CONFLICT (event_id) DO NOTHING",
+        f"INSERT INTO audit_data_events ({_DATA_COLUMNS}) VALUES ",
         f"INSERT INTO audit_event_resources ({_RESOURCE_COLUMNS}) VALUES ",
+        " ON CONFLICT (event_id) DO NOTHING",
         "%s",
     ),
 }
 _ROWS_PER_STATEMENT: Final = 200
 
 
-def _insert_rows(cursor: Any, head: str, tail: str, mark: str, rows: list[tuple[Any, ...]]) -> None:
-    """`rows` in multi-row INSERT statements."""
+def _insert_rows(cursor: Any, head: str, tail: str, mark: str, rows: list[tuple[Any, ...]]) -> int:
+    """`rows` in multi-row INSERT statements; the number of rows inserted."""
     if not rows:
-        return
+        return 0
+    inserted = 0
     group = "(" + ", ".join([mark] * len(rows[0])) + ")"
     for start in range(0, len(rows), _ROWS_PER_STATEMENT):
         chunk = rows[start : start + _ROWS_PER_STATEMENT]
         sql = head + ", ".join([group] * len(chunk)) + tail
         cursor.execute(sql, [value for row in chunk for value in row])
+        inserted += max(cursor.rowcount, 0)
+    return inserted
+
+
+_SQLITE_SECONDS: dict[int, str] = {}
 
 
 def _sqlite_time(epoch: float) -> str:
-    """SQLAlchemy's SQLite DATETIME text (UTC), so Core reads and compares it as its own."""
-    moment = datetime.fromtimestamp(epoch, tz=UTC)
-    return moment.replace(tzinfo=None).isoformat(" ", "microseconds")
+    """SQLAlchemy's SQLite DATETIME text (UTC), so Core reads and compares it as its own:
+    `datetime.fromtimestamp(epoch, UTC)`'s, microseconds rounded half-even as it does, the
+    whole second formatted once."""
+    fraction, whole = math.modf(epoch)
+    second = int(whole)
+    micro = round(fraction * 1e6)
+    if micro >= 1_000_000:
+        second, micro = second + 1, micro - 1_000_000
+    elif micro < 0:
+        second, micro = second - 1, micro + 1_000_000
+    text = _SQLITE_SECONDS.get(second)
+    if text is None:
+        if len(_SQLITE_SECONDS) >= 4096:
+            _SQLITE_SECONDS.clear()
+        text = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(second))
+        _SQLITE_SECONDS[second] = text
+    return f"{text}.{micro:06d}"
 
 
 def _aware_time(epoch: float) -> datetime:
     return datetime.fromtimestamp(epoch, tz=UTC)
 
 
+def _store_management(cursor: Any, sql: _Statements, as_time: Any, entries: Sequence[Entry]) -> int:
+    """Management events and their resources: the ids already stored are skipped (their
+    resource rows are there too)."""
+    ids = [entry.event_id for entry in entries]
+    existing: set[str] = set()
+    for start in range(0, len(ids), _INSERT_CHUNK):
+        chunk = ids[start : start + _INSERT_CHUNK]
+        marks = ", ".join([sql.mark] * len(chunk))
+        cursor.execute(f"SELECT event_id FROM audit_events WHERE event_id IN ({marks})", chunk)
+        existing.update(row[0] for row in cursor.fetchall())
+    events: list[tuple[Any, ...]] = []
+    resources: list[tuple[Any, ...]] = []
+    for entry in entries:
+        if entry.event_id in existing:
+            continue
+        moment = as_time(entry.event_time)
+        events.append(
+            (
+                entry.event_id,
+                entry.account_id,
+                moment,
+                entry.event_name,
+                entry.event_source,
+                entry.read_only,
+                entry.username,
+                entry.access_key_id,
+                entry.event_category,
+                entry.record,
+            )
+        )
+        resources.extend(
+            (entry.event_id, entry.account_id, moment, kind, name) for kind, name in entry.resources
+        )
+    _insert_rows(cursor, sql.events, sql.ignore_tail, sql.mark, events)
+    _insert_rows(cursor, sql.resources, "", sql.mark, resources)
+    return len(events)
+
+
 def store_entries(database: Database, entries: Sequence[Entry]) -> int:
-    """Insert the events not stored yet, and their resources, in one write transaction;
-    the number inserted (re-ingesting a line is a no-op: the ids already stored are skipped,
-    and the insert ignores duplicate ids)."""
+    """Insert the events not stored yet in one write transaction (management events with
+    their resources into `audit_events`, data events into `audit_data_events`); the number
+    inserted. Re-ingesting a line is a no-op: the insert skips the ids already stored."""
     unique = {entry.event_id: entry for entry in entries}
     if not unique:
         return 0
+    management = [entry for entry in unique.values() if entry.event_category != DATA]
+    data = [entry for entry in unique.values() if entry.event_category == DATA]
     with database.write() as uow:
         connection = uow.connection
         dialect = connection.dialect.name
-        insert_events, events_tail, insert_resources, mark = _SQL[dialect]
+        sql = _SQL[dialect]
         as_time = _sqlite_time if dialect == "sqlite" else _aware_time
         driver = connection.connection.driver_connection
         assert driver is not None
         cursor = driver.cursor()
         try:
-            ids = list(unique)
-            existing: set[str] = set()
-            for start in range(0, len(ids), _INSERT_CHUNK):
-                chunk = ids[start : start + _INSERT_CHUNK]
-                marks = ", ".join([mark] * len(chunk))
-                cursor.execute(
-                    f"SELECT event_id FROM audit_events WHERE event_id IN ({marks})", chunk
+            stored = _store_management(cursor, sql, as_time, management) if management else 0
+            rows = [
+                (
+                    entry.event_id,
+                    entry.account_id,
+                    as_time(entry.event_time),
+                    entry.event_name,
+                    entry.record,
                 )
-                existing.update(row[0] for row in cursor.fetchall())
-            fresh = [entry for event_id, entry in unique.items() if event_id not in existing]
-            if not fresh:
-                return 0
-            events: list[tuple[Any, ...]] = []
-            resources: list[tuple[Any, ...]] = []
-            for entry in fresh:
-                moment = as_time(entry.event_time)
-                events.append(
-                    (
-                        entry.event_id,
-                        entry.account_id,
-                        moment,
-                        entry.event_name,
-                        entry.event_source,
-                        entry.read_only,
-                        entry.username,
-                        entry.access_key_id,
-                        entry.event_category,
-                        entry.record,
-                    )
-                )
-                resources.extend(
-                    (entry.event_id, entry.account_id, moment, kind, name)
-                    for kind, name in entry.resources
-                )
-            _insert_rows(cursor, insert_events, events_tail, mark, events)
-            _insert_rows(cursor, insert_resources, "", mark, resources)
+                for entry in data
+            ]
+            # Data events have no side rows: the primary key alone skips those stored.
+            stored += _insert_rows(cursor, sql.data_events, sql.ignore_tail, sql.mark, rows)
         finally:
             cursor.close()
-    return len(fresh)
+    return stored
 
 
-def prune_events(database: Database, retention_days: float, batch: int = 1000) -> int:
-    """Delete the events (and their resources) older than `retention_days` of the store's
-    clock, oldest first through the event time index, `batch` events per transaction."""
-    cutoff = database.clock.now() - timedelta(days=retention_days)
+def _prune_table(database: Database, table: Any, cutoff: datetime, batch: int) -> int:
     removed = 0
     while True:
         with database.write() as uow:
             connection = uow.connection
             ids = list(
                 connection.execute(
-                    select(audit_events.c.event_id)
-                    .where(audit_events.c.event_time < cutoff)
-                    .order_by(audit_events.c.event_time)
+                    select(table.c.event_id)
+                    .where(table.c.event_time < cutoff)
+                    .order_by(table.c.event_time)
                     .limit(batch)
                 ).scalars()
             )
             if ids:
-                connection.execute(
-                    delete(audit_event_resources).where(audit_event_resources.c.event_id.in_(ids))
-                )
-                connection.execute(delete(audit_events).where(audit_events.c.event_id.in_(ids)))
+                if table is audit_events:
+                    connection.execute(
+                        delete(audit_event_resources).where(
+                            audit_event_resources.c.event_id.in_(ids)
+                        )
+                    )
+                connection.execute(delete(table).where(table.c.event_id.in_(ids)))
         removed += len(ids)
         if len(ids) < batch:
             return removed
+
+
+def prune_events(database: Database, retention_days: float, batch: int = 1000) -> int:
+    """Delete the events (management events with their resources, and data events) older
+    than `retention_days` of the store's clock, oldest first through the event time indexes,
+    `batch` events per transaction."""
+    cutoff = database.clock.now() - timedelta(days=retention_days)
+    return _prune_table(database, audit_events, cutoff, batch) + _prune_table(
+        database, audit_data_events, cutoff, batch
+    )
 
 
 # --------------------------------------------------------------------------- journals

@@ -16,7 +16,7 @@ from typing import Any, Final
 from ..api import REGISTRY, OperationContext
 from ..api.registry import Caller, Operation, Services
 from ..audit.capture import AUTHENTICATION_FAILURES, query_records
-from ..audit.record import identity_for_key, identity_for_session
+from ..audit.record import shared_identity_for_key, shared_identity_for_session
 from ..audit.recorder import AuditTrail, audit_trail_for
 from ..clock import Clock, SystemClock
 from ..errors import AccessDenied, InvalidClientTokenId, ServiceError
@@ -377,9 +377,9 @@ class Gateway:
         if error is not None and error[0] in AUTHENTICATION_FAILURES:
             return
         if keys.session is not None:
-            identity = identity_for_session(keys.session)
+            identity = shared_identity_for_session(keys.session)
         elif keys.owner is not None:
-            identity = identity_for_key(keys.owner)
+            identity = shared_identity_for_key(keys.owner)
         else:  # pragma: no cover - a verified signature found its key
             return
         agents = request.header_values("user-agent")

@@ -26,6 +26,7 @@ from sqlalchemy import (
 __all__ = [
     "access_keys",
     "accounts",
+    "audit_data_events",
     "audit_event_resources",
     "audit_events",
     "console_sessions",
@@ -264,8 +265,10 @@ signin_failures = Table(
 )
 
 # The audit trail: one CloudTrail record per event and receiving account (a cross-account
-# AssumeRole is two rows with one sharedEventID). The columns are the LookupEvents filters;
-# `record` is the whole CloudTrail JSON record.
+# AssumeRole is two rows with one sharedEventID). `audit_events` holds the management events
+# (what LookupEvents returns): its columns are the LookupEvents filters, `record` the whole
+# CloudTrail JSON record. Data events (S3 object reads and writes, most of the volume) go to
+# `audit_data_events`: LookupEvents never returns them, so they carry no lookup index.
 audit_events = Table(
     "audit_events",
     metadata,
@@ -277,19 +280,27 @@ audit_events = Table(
     Column("read_only", Boolean, nullable=False),
     Column("username", String(256), nullable=True),
     Column("access_key_id", String(32), nullable=True),
-    Column("event_category", String(16), nullable=False),
+    Column("event_category", String(16), nullable=False),  # the record's, "Management"
     Column("record", Text, nullable=False),
-    # LookupEvents always filters on the category (management events only): it leads after
-    # the account, so a filter value seen only in data events costs nothing.
-    Index("ix_audit_events_account_time", "account_id", "event_category", "event_time"),
-    Index("ix_audit_events_name", "account_id", "event_category", "event_name", "event_time"),
-    Index(
-        "ix_audit_events_source", "account_id", "event_category", "event_source", "event_time"
-    ),
-    Index("ix_audit_events_username", "account_id", "event_category", "username", "event_time"),
-    Index("ix_audit_events_key", "account_id", "event_category", "access_key_id", "event_time"),
-    Index("ix_audit_events_read_only", "account_id", "event_category", "read_only", "event_time"),
+    Index("ix_audit_events_account_time", "account_id", "event_time"),
+    Index("ix_audit_events_name", "account_id", "event_name", "event_time"),
+    Index("ix_audit_events_source", "account_id", "event_source", "event_time"),
+    Index("ix_audit_events_username", "account_id", "username", "event_time"),
+    Index("ix_audit_events_key", "account_id", "access_key_id", "event_time"),
+    Index("ix_audit_events_read_only", "account_id", "read_only", "event_time"),
     Index("ix_audit_events_time", "event_time"),  # retention pruning
+)
+
+audit_data_events = Table(
+    "audit_data_events",
+    metadata,
+    Column("event_id", String(36), primary_key=True),
+    Column("account_id", String(12), nullable=False),
+    _when("event_time"),
+    Column("event_name", String(128), nullable=False),
+    Column("record", Text, nullable=False),
+    Index("ix_audit_data_events_account_time", "account_id", "event_time"),  # export, tail
+    Index("ix_audit_data_events_time", "event_time"),  # retention pruning
 )
 
 audit_event_resources = Table(

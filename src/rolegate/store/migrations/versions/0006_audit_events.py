@@ -1,4 +1,4 @@
-"""audit trail: CloudTrail-shaped events and their resources
+"""audit trail: CloudTrail-shaped events (management and data) and their resources
 
 Revision ID: 0006
 Revises: 0005
@@ -33,7 +33,7 @@ def upgrade() -> None:
     op.create_index(
         "ix_audit_events_account_time",
         "audit_events",
-        ["account_id", "event_category", "event_time"],
+        ["account_id", "event_time"],
     )
     for name, column in (
         ("name", "event_name"),
@@ -45,9 +45,22 @@ def upgrade() -> None:
         op.create_index(
             f"ix_audit_events_{name}",
             "audit_events",
-            ["account_id", "event_category", column, "event_time"],
+            ["account_id", column, "event_time"],
         )
     op.create_index("ix_audit_events_time", "audit_events", ["event_time"])
+    op.create_table(
+        "audit_data_events",
+        sa.Column("event_id", sa.String(length=36), nullable=False),
+        sa.Column("account_id", sa.String(length=12), nullable=False),
+        sa.Column("event_time", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("event_name", sa.String(length=128), nullable=False),
+        sa.Column("record", sa.Text(), nullable=False),
+        sa.PrimaryKeyConstraint("event_id"),
+    )
+    op.create_index(
+        "ix_audit_data_events_account_time", "audit_data_events", ["account_id", "event_time"]
+    )
+    op.create_index("ix_audit_data_events_time", "audit_data_events", ["event_time"])
     op.create_table(
         "audit_event_resources",
         sa.Column("event_id", sa.String(length=36), nullable=False),
@@ -71,5 +84,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_table("audit_data_events")
     op.drop_table("audit_event_resources")
     op.drop_table("audit_events")
