@@ -17,7 +17,7 @@ import click
 from sqlalchemy.engine import make_url
 
 from .audit.cli import audit
-from .bootstrap import open_database
+from .cli_store import DEFAULT_DATA_DIR, open_store, store_options
 from .demo import (
     DEMO_FILE,
     DEVELOPMENT,
@@ -33,7 +33,7 @@ from .errors import ServiceError
 from .iam.accounts import create_account, list_accounts
 from .policy import PolicyKind, validate_policy
 from .policy.corpus import CorpusError, load_corpus, run_corpus
-from .store.database import Database, default_sqlite_url
+from .store.database import Database
 
 __all__ = ["main"]
 
@@ -106,26 +106,6 @@ def policy_check(file: Path, kind: str) -> None:
     sys.exit(1)
 
 
-DEFAULT_DATA_DIR = "./.rolegate"
-
-
-def _database(data: str, db: str | None) -> Database:
-    return open_database(db or default_sqlite_url(data))
-
-
-def _store_options(command: Callable[..., None]) -> Callable[..., None]:
-    command = click.option(
-        "--db", default=None, help="SQLAlchemy URL (postgresql://...); default SQLite in --data."
-    )(command)
-    return click.option(
-        "--data",
-        default=DEFAULT_DATA_DIR,
-        show_default=True,
-        type=click.Path(file_okay=False),
-        help="Data directory of the embedded store.",
-    )(command)
-
-
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8790, show_default=True, type=int)
@@ -145,7 +125,7 @@ def _store_options(command: Callable[..., None]) -> Callable[..., None]:
     help="Audit events older than this are pruned.",
 )
 @click.option("--no-audit", is_flag=True, help="Record no audit events (benchmarks).")
-@_store_options
+@store_options
 def serve(
     host: str,
     port: int,
@@ -162,7 +142,7 @@ def serve(
     from .server.allocator import tune_allocator
     from .server.app import AUDIT_ENV, AUDIT_RETENTION_ENV, DB_URL_ENV, S3_DIR_ENV, create_app
 
-    database = _database(data, db)
+    database = open_store(data, db)
     s3_dir = Path(data).resolve() / "s3-objects"
     endpoint = f"http://{host}:{port}"
     click.echo(f"rolegate listening on {endpoint} (store: {_safe_url(database.url)})")
@@ -295,10 +275,10 @@ def account() -> None:
 @account.command("create")
 @click.option("--alias", required=True, help="Account alias (3-63 lowercase letters, digits, -).")
 @click.option("--id", "account_id", default=None, help="12-digit account id (default: random).")
-@_store_options
+@store_options
 def account_create(alias: str, account_id: str | None, data: str, db: str | None) -> None:
     """Create an account; print its id, alias and root access key as JSON."""
-    database = _database(data, db)
+    database = open_store(data, db)
     try:
         with database.write() as uow:
             created = create_account(uow, alias, account_id)
@@ -311,10 +291,10 @@ def account_create(alias: str, account_id: str | None, data: str, db: str | None
 
 
 @account.command("list")
-@_store_options
+@store_options
 def account_list(data: str, db: str | None) -> None:
     """List accounts as JSON."""
-    database = _database(data, db)
+    database = open_store(data, db)
     with database.read() as uow:
         listed = list_accounts(uow)
     database.dispose()
@@ -328,7 +308,7 @@ def account_list(data: str, db: str | None) -> None:
     is_flag=True,
     help="Read the password from the first line of standard input (no prompt).",
 )
-@_store_options
+@store_options
 def account_set_root_password(
     account_ref: str, password_stdin: bool, data: str, db: str | None
 ) -> None:
@@ -341,7 +321,7 @@ def account_set_root_password(
         password = click.prompt(
             "Root password", hide_input=True, confirmation_prompt="Repeat the root password"
         )
-    database = _database(data, db)
+    database = open_store(data, db)
     try:
         with database.write() as uow:
             account_id = set_root_password(uow, account_ref, password)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import heapq
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
@@ -18,34 +18,18 @@ from typing import Any, Final
 import click
 from sqlalchemy import Select, Table, select
 
-from ..bootstrap import open_database
-from ..store.database import Database, as_utc, default_sqlite_url
+from ..cli_store import open_store, store_options
+from ..store.database import Database, as_utc
 from ..store.schema import audit_data_events, audit_events
 from .recorder import ingest_journals, journal_directory
 
 __all__ = ["audit"]
 
-_DEFAULT_DATA_DIR = "./.rolegate"
 _PAGE = 1000
 
 
-def _store_options(command: Callable[..., None]) -> Callable[..., None]:
-    # The same options as the other store commands (`rolegate.cli`, not imported: it will
-    # import this module to register the group).
-    command = click.option(
-        "--db", default=None, help="SQLAlchemy URL (postgresql://...); default SQLite in --data."
-    )(command)
-    return click.option(
-        "--data",
-        default=_DEFAULT_DATA_DIR,
-        show_default=True,
-        type=click.Path(file_okay=False),
-        help="Data directory of the embedded store.",
-    )(command)
-
-
 def _open(data: str, db: str | None) -> Database:
-    database = open_database(db or default_sqlite_url(data))
+    database = open_store(data, db)
     directory = journal_directory(database.url, Path(data) / "s3-objects")
     if directory is not None:
         ingest_journals(database, directory)
@@ -138,7 +122,7 @@ def audit() -> None:
 @click.option("--account", default=None, help="Only this account's events (default: all).")
 @click.option("--since", default=None, help="From this time (ISO 8601, inclusive).")
 @click.option("--until", default=None, help="Up to this time (ISO 8601, exclusive).")
-@_store_options
+@store_options
 def export(
     account: str | None, since: str | None, until: str | None, data: str, db: str | None
 ) -> None:
@@ -157,7 +141,7 @@ def export(
 @click.option("--lines", "-n", default=20, show_default=True, type=click.IntRange(0))
 @click.option("--follow", "-f", is_flag=True, help="Keep printing events as they arrive.")
 @click.option("--interval", default=1.0, show_default=True, type=click.FloatRange(0.05))
-@_store_options
+@store_options
 def tail(
     account: str | None, lines: int, follow: bool, interval: float, data: str, db: str | None
 ) -> None:

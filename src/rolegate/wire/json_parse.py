@@ -34,6 +34,7 @@ from botocore.model import OperationModel, Shape  # type: ignore[import-untyped]
 
 from .protocol_errors import ProtocolError
 from .query_parse import (
+    _SCALARS,
     MAX_NESTING_DEPTH,
     _member_path,
     _show,
@@ -53,20 +54,6 @@ SERIALIZATION_EXCEPTION: Final = "SerializationException"
 VALIDATION_EXCEPTION: Final = "ValidationException"
 
 _INT_BITS: Final = {"byte": 8, "short": 16, "integer": 32, "long": 64}
-_SCALARS: Final = frozenset(
-    {
-        "string",
-        "boolean",
-        "integer",
-        "long",
-        "short",
-        "byte",
-        "float",
-        "double",
-        "timestamp",
-        "blob",
-    }
-)
 _NAMED_FLOATS: Final = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 _MISSING: Final = object()
 
