@@ -66,7 +66,15 @@ def denied_message(excinfo: pytest.ExceptionInfo[ClientError]) -> tuple[str, str
     return text, blob
 
 
-def s3_client(server: RunningServer, key: str, secret: str, token: str | None = None) -> Any:
+def s3_client(
+    server: RunningServer,
+    key: str,
+    secret: str,
+    token: str | None = None,
+    *,
+    signature_version: str | None = "s3v4",
+) -> Any:
+    """A boto3 S3 client of the test server (`signature_version=None`: botocore's default)."""
     return boto3.client(
         "s3",
         endpoint_url=server.url,
@@ -74,7 +82,7 @@ def s3_client(server: RunningServer, key: str, secret: str, token: str | None = 
         aws_access_key_id=key,
         aws_secret_access_key=secret,
         aws_session_token=token,
-        config=Config(signature_version="s3v4", retries={"max_attempts": 1}),
+        config=Config(signature_version=signature_version, retries={"max_attempts": 1}),
     )
 
 

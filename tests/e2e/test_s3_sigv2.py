@@ -30,6 +30,7 @@ from rolegate.wire import sigv2
 
 from .conftest import ClientFactory
 from .server import RunningServer
+from .test_s3 import s3_client
 
 REGION = "us-east-1"
 CURL = shutil.which("curl")
@@ -38,28 +39,12 @@ needs_curl = pytest.mark.skipif(CURL is None, reason="curl is not installed")
 
 def v2_client(server: RunningServer, key: str, secret: str, token: str | None = None) -> Any:
     """boto3 signing every request with botocore's HmacV1Auth (SigV2 header auth)."""
-    return boto3.client(
-        "s3",
-        endpoint_url=server.url,
-        region_name=REGION,
-        aws_access_key_id=key,
-        aws_secret_access_key=secret,
-        aws_session_token=token,
-        config=Config(signature_version="s3", retries={"max_attempts": 1}),
-    )
+    return s3_client(server, key, secret, token, signature_version="s3")
 
 
 def default_client(server: RunningServer, key: str, secret: str, token: str | None = None) -> Any:
     """boto3 with default settings in us-east-1: its presigned URLs are SigV2."""
-    return boto3.client(
-        "s3",
-        endpoint_url=server.url,
-        region_name=REGION,
-        aws_access_key_id=key,
-        aws_secret_access_key=secret,
-        aws_session_token=token,
-        config=Config(retries={"max_attempts": 1}),
-    )
+    return s3_client(server, key, secret, token, signature_version=None)
 
 
 def error_of(excinfo: pytest.ExceptionInfo[ClientError]) -> tuple[str, int]:
