@@ -145,3 +145,18 @@ def test_master_key_wraps_stored_keys(tmp_path: Path, monkeypatch: pytest.Monkey
     with pytest.raises(ValueError):
         StoreKeyRing(database).current()
     database.dispose()
+
+
+def test_generated_ids_and_secrets_keep_their_alphabets_and_lengths() -> None:
+    from rolegate.ids import _ID_ALPHABET, _SECRET_ALPHABET, new_secret_access_key, new_unique_id
+
+    for _ in range(500):
+        for prefix, length in (("AIDA", 21), ("ASIA", 20), ("CS", 32), ("AKIA", 20)):
+            made = new_unique_id(prefix, length)
+            assert len(made) == length and made.startswith(prefix)
+            assert set(made[len(prefix) :]) <= set(_ID_ALPHABET)
+        secret = new_secret_access_key()
+        assert len(secret) == 40 and set(secret) <= set(_SECRET_ALPHABET)
+    # Every character of the alphabet turns up: the draw is not confined to a corner of it.
+    seen = "".join(new_unique_id("", 32) for _ in range(200))
+    assert set(seen) == set(_ID_ALPHABET)
