@@ -13,7 +13,7 @@ failure only after the commit: a failed attempt must count even though the step 
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any, Final
 
 from sqlalchemy import insert, select, update
@@ -46,7 +46,6 @@ __all__ = [
     "console_session_active",
     "end_console_session",
     "password_change_credentials",
-    "session_expiry",
     "sign_in_mfa",
     "sign_in_password",
     "start_console_session",
@@ -359,6 +358,3 @@ def account_label(uow: UnitOfWork, account_id: str) -> str:
     ).scalar()
     return str(alias) if alias else account_id
 
-
-def session_expiry(claims: SessionClaims) -> datetime:
-    return datetime.fromtimestamp(claims.expires_at, tz=UTC)
