@@ -144,6 +144,9 @@ def shoot(console: ConsoleServer, out: Path) -> list[Path]:
         snap(production, "s3-buckets", full=True)
         production.goto("/console/iam/roles/UpdateApp")
         snap(production, "iam-role", full=True)
+        console.server.gateway.audit.flush()
+        production.goto("/console/cloudtrail")
+        snap(production, "cloudtrail-events", full=True)
         production.close()
 
         development = Tab(browser, console)
