@@ -13,9 +13,8 @@ the other account's copy names the caller by account and principal id only (`AWS
 
 from __future__ import annotations
 
-import json
 import math
-import os
+import random
 import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -45,7 +44,6 @@ __all__ = [
     "identity_for_caller",
     "identity_for_key",
     "identity_for_session",
-    "identity_text",
     "java_time",
     "lookup_username",
     "new_event_id",
@@ -171,31 +169,44 @@ def camel(name: str) -> str:
 _PLAIN: Final = frozenset({str, int, float, bool, type(None)})
 
 
+_random_bits: Final = random.getrandbits
 _UUID7_CLEAR: Final = ~((0xF << 76) | (0x3 << 62))
 _UUID7_SET: Final = (0x7 << 76) | (0x2 << 62)
 
 
 def new_event_id() -> str:
     """A GUID as eventID: a time-ordered (version 7) UUID, so that the store's event id
-    index grows at its end (random ids rewrote most of its pages at every ingested batch)."""
-    value = (time.time_ns() // 1_000_000) << 80 | int.from_bytes(os.urandom(10))
+    index grows at its end (random ids rewrote most of its pages at every ingested batch).
+    Its random bits come from `random` (seeded from the OS at start and after a fork): an
+    event id must be unique, not secret, and a getrandom call per id cost more than the rest."""
+    value = (time.time_ns() // 1_000_000) << 80 | _random_bits(80)
     text = f"{value & _UUID7_CLEAR | _UUID7_SET:032x}"
     return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
+@lru_cache(maxsize=4096)
+def _record_key(name: str) -> str | None:
+    """The CloudTrail key of a member name; None for a secret (never recorded)."""
+    return None if name.lower() in SECRET_MEMBERS else camel(name)
+
+
 def clean(value: Any) -> Any:
     """A botocore-shaped value as CloudTrail JSON: camelCase keys, secrets dropped, dates
-    Java-style, bytes left out."""
+    Java-style, bytes left out. (On the request path of every call: plain members are
+    copied without a recursive call, and a member name is looked at once per process.)"""
     kind = type(value)
     if kind in _PLAIN:
         return value
     if kind is dict or isinstance(value, Mapping):
         out: dict[str, Any] = {}
         for key, item in value.items():
-            name = str(key)
-            if name.lower() in SECRET_MEMBERS or isinstance(item, bytes | bytearray):
+            name = _record_key(key if type(key) is str else str(key))
+            if name is None:
                 continue
-            out[camel(name)] = clean(item)
+            if type(item) in _PLAIN:
+                out[name] = item
+            elif not isinstance(item, bytes | bytearray):
+                out[name] = clean(item)
         return out
     if isinstance(value, list | tuple):
         return [clean(item) for item in value if not isinstance(item, bytes | bytearray)]
@@ -210,13 +221,21 @@ def read_only_name(event_name: str) -> bool:
 
 def resource_of_arn(arn: str) -> dict[str, str] | None:
     """`{ARN, accountId, type}` of an IAM resource ARN; None for `*` and collections."""
+    found = _resource_parts(arn)
+    if found is None:
+        return None
+    return {"ARN": arn, "accountId": found[0], "type": found[1]}
+
+
+@lru_cache(maxsize=4096)
+def _resource_parts(arn: str) -> tuple[str, str] | None:
     found = _IAM_ARN.match(arn)
     if found is None or not found.group(3) or found.group(3).endswith("/"):
         return None
     kind = _IAM_TYPES.get(found.group(2))
     if kind is None:
         return None
-    return {"ARN": arn, "accountId": found.group(1), "type": kind}
+    return found.group(1), kind
 
 
 # --------------------------------------------------------------------------- identities
@@ -329,12 +348,9 @@ def identity_for_caller(caller: Caller) -> dict[str, Any]:
 
 # --------------------------------------------------------------------------- shared identities
 # The request path builds a userIdentity per request, the same one for every request of a
-# session or a key: `shared_identity_*` return one dict per identity (never to be modified)
-# and `identity_text` its JSON, encoded once, that the journal splices into the record's.
+# session or a key: `shared_identity_*` return one dict per identity (never to be modified).
 _SHARED: dict[tuple[Any, ...], dict[str, Any]] = {}
-_TEXTS: dict[int, tuple[Mapping[str, Any], str]] = {}
 _SHARED_KEPT: Final = 2048
-_JSON: Final = json.JSONEncoder(separators=(",", ":"), check_circular=False)
 
 
 def _shared(key: tuple[Any, ...], build: Callable[[], dict[str, Any]]) -> dict[str, Any]:
@@ -342,9 +358,7 @@ def _shared(key: tuple[Any, ...], build: Callable[[], dict[str, Any]]) -> dict[s
     if identity is None:
         if len(_SHARED) >= _SHARED_KEPT:
             _SHARED.clear()
-            _TEXTS.clear()
         identity = build()
-        _TEXTS[id(identity)] = (identity, _JSON.encode(identity))
         _SHARED[key] = identity
     return identity
 
@@ -393,14 +407,6 @@ def shared_identity_for_caller(caller: Caller) -> dict[str, Any]:
         caller.arn if caller.account_id else None,
     )
     return _shared(key, lambda: identity_for_caller(caller))
-
-
-def identity_text(identity: Mapping[str, Any]) -> str | None:
-    """The JSON of a shared identity (None for any other dict)."""
-    found = _TEXTS.get(id(identity))
-    if found is None or found[0] is not identity:
-        return None
-    return found[1]
 
 
 def account_identity(identity: Mapping[str, Any]) -> dict[str, Any]:
