@@ -12,10 +12,9 @@ from __future__ import annotations
 import json
 import math
 import re
-import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from sqlalchemy import bindparam, select
 
@@ -27,8 +26,9 @@ from ..ids import TEMPORARY_KEY_PREFIX, iam_arn, new_secret_access_key, new_uniq
 from ..policy import PolicyKind, Request, evaluate
 from ..policy.explain import failure_details
 from ..policy.request import account_of_arn
+from ..store.driver import DriverStatement
 from ..store.schema import managed_policies, roles
-from .tokens import KeyRing, SessionClaims, TokenError, open_message, seal_token
+from .tokens import KeyRing, SessionClaims, TokenError, deflate_small, open_message, seal_token
 
 __all__ = [
     "CHAINED_SESSION_LIMIT",
@@ -43,9 +43,19 @@ __all__ = [
 CHAINED_SESSION_LIMIT: Final = 3600
 _PACKED_BUDGET: Final = 2048  # bytes of compressed session policies + tags = 100 %
 _ROLE_ARN: Final = re.compile(r"^arn:aws:iam::(\d{12}):role(/(?:[^/]+/)*)?([\w+=,.@-]+)$")
-_ROLE_BY_NAME = select(roles).where(
-    roles.c.account_id == bindparam("account_id"), roles.c.name_key == bindparam("key")
+_ROLE_BY_NAME = DriverStatement(  # once per AssumeRole: straight on the driver
+    select(
+        roles.c.id, roles.c.name, roles.c.path, roles.c.trust_policy, roles.c.max_session_duration
+    ).where(roles.c.account_id == bindparam("account_id"), roles.c.name_key == bindparam("key"))
 )
+
+
+class _Role(NamedTuple):
+    id: str
+    name: str
+    path: str
+    trust_policy: str
+    max_session_duration: int
 
 
 class PackedPolicyTooLarge(ServiceError):
@@ -147,13 +157,19 @@ def _session_tags(
 
 
 def _packed_size(policy: str | None, arns: Sequence[str], tags: Mapping[str, str]) -> int:
-    packed = zlib.compress(
-        json.dumps(
-            [policy or "", list(arns), sorted(tags.items())], separators=(",", ":")
-        ).encode(),
-        9,
+    if not policy and not arns and not tags:
+        return _PACKED_NOTHING
+    return _packed_percent(policy, arns, tags)
+
+
+def _packed_percent(policy: str | None, arns: Sequence[str], tags: Mapping[str, str]) -> int:
+    packed = deflate_small(
+        json.dumps([policy or "", list(arns), sorted(tags.items())], separators=(",", ":")).encode()
     )
     return math.ceil(len(packed) * 100 / _PACKED_BUDGET)
+
+
+_PACKED_NOTHING: Final = _packed_percent(None, (), {})
 
 
 def assume_role(ctx: OperationContext) -> dict[str, Any]:
@@ -205,9 +221,10 @@ def assume_role(ctx: OperationContext) -> dict[str, Any]:
     if mfa_at is None and caller.session is not None:
         mfa_at = caller.session.mfa_authenticated_at
 
-    role = ctx.uow.connection.execute(
-        _ROLE_BY_NAME, {"account_id": account_id, "key": role_name.lower()}
-    ).first()
+    found = _ROLE_BY_NAME.rows(
+        ctx.uow.connection, {"account_id": account_id, "key": role_name.lower()}
+    )
+    role = _Role._make(found[0]) if found else None
     if role is None or iam_arn(account_id, "role", role.path, role.name) != role_arn:
         raise AccessDenied(denied_message)
     trust = parsed_policy(role.trust_policy, PolicyKind.TRUST, role_arn)
