@@ -1,0 +1,3 @@
+"""IAM Access Analyzer: policy validation and checks."""
+
+__all__: list[str] = []
