@@ -1,6 +1,6 @@
 """S3 data-plane speed of rolegate (policy enforcement on) against moto's server, same run.
 
-Starts two server processes on free loopback ports and drives both with the same client:
+Starts three server processes on free loopback ports and drives them with the same client:
 
 * `rolegate serve` on a fresh data directory. `rolegate account create` makes an account;
   through the server the root creates the bucket, a NON-root IAM user `bench-writer` whose
@@ -12,6 +12,8 @@ Starts two server processes on free loopback ports and drives both with the same
 * `moto_server` (`python -m moto.server`, bench-only dependency `moto[server]`): same bucket
   name, same requests. moto does NOT authorize anything (it even accepts a wrong secret key:
   the bench checks and prints that).
+* a bare loopback app (this script with `--serve-bare PORT`): plain uvicorn, consumes a PUT
+  body and streams a GET body in 1 MiB pieces; no hashing, no storage (64 MB only).
 
 Measurements (the machine's cores are shared by client and server):
 
@@ -20,18 +22,24 @@ Measurements (the machine's cores are shared by client and server):
    replayed by `wrk` from a Lua script (a signature stays valid for minutes), so the load
    client costs little CPU; without `wrk`, an asyncio httpx client replays them. Prints rps,
    p50/p99, the rolegate/moto ratio and PASS/FAIL against the >= 5x target.
-2. 64 MB objects, MB/s (MB = 2^20 bytes) through boto3 with one client configuration for both
-   servers (botocore defaults over http: payload SHA-256 signed, CRC32 checksum): a
-   single-request PutObject (bytes) and GetObject, then upload_file / download_file (8 MB
-   parts, 4 threads); best (and median) of N. PASS/FAIL against >= 200 MB/s for every rolegate row.
-   Prints rolegate's peak RSS (VmHWM from /proc/<pid>/status); objects stream to files, so
-   it stays far below the object size.
+2. 64 MB objects, MB/s (MB = 2^20 bytes), rolegate, moto and the bare app through one lean
+   client: http.client, SigV4 header auth signed once and replayed, UNSIGNED-PAYLOAD
+   (`--transfer-sha256`: the payload's SHA-256, computed before timing), the body sent with
+   one sendall, the response read into one buffer. boto3 spends more CPU than the servers on
+   a 2-core machine, so it is not the transfer client. Rounds of PutObject on every server,
+   then GetObject on every server; ratios within a round (best, and the median of the
+   per-round ratios), each server's median CPU ms per request. PASS/FAIL (median ratios):
+   >= 3x moto and >= 50% of bare. Then, informational, boto3 with one client configuration
+   for both servers (botocore defaults over http: payload SHA-256 signed, CRC32 checksum):
+   PutObject, GetObject, upload_file / download_file (8 MB parts, 4 threads). Prints the
+   servers' peak RSS (VmHWM from /proc/<pid>/status); rolegate streams objects to files.
 3. With `--large`: rolegate only, a 1 GB file streamed both ways and upload_file /
    download_file, peak RSS after each (not in the default run).
 
     python bench/s3_throughput.py [--quick] [--large] [--json FILE] [--check]
 
-`--check` exits 1 when a target fails. The default run takes about 70 s; --quick ~35 s.
+`--check` exits 1 when a target fails. The default run takes about 90 s; --quick ~50 s
+(`--no-small`, `--no-boto3` skip parts).
 """
 
 from __future__ import annotations
@@ -75,7 +83,8 @@ SMALL_SIZE = 4096
 SMALL_KEYS = 64
 MB = 1024 * 1024
 TARGET_RATIO = 5.0
-TARGET_MBPS = 200.0
+TARGET_MOTO_RATIO = 3.0  # 64 MB PutObject / GetObject, lean client, against moto's server
+TARGET_BARE_SHARE = 0.5  # ... and against the bare loopback transfer
 CLIENT_CONFIG = Config(
     region_name=REGION,
     retries={"max_attempts": 1},
@@ -608,13 +617,148 @@ def _huge_objects(s3: Any, size_mb: int, pid: int, work: Path) -> dict[str, dict
     return results
 
 
+# --------------------------------------------------------------------------- lean 64 MB client
+
+
+BARE_PIECE = MB  # the bare app streams its GET body in 1 MiB pieces
+
+
+async def _bare_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """The bare loopback transfer: consume a PUT body, stream a GET body of the size the
+    path's last segment names in bytes (`/bucket/<key>?size=N`); no hashing, no storage."""
+    if scope["type"] != "http":
+        return
+    if scope["method"] == "PUT":
+        while (await receive()).get("more_body"):
+            pass
+        headers = [(b"content-length", b"0"), (b"etag", b'"bare"')]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b""})
+        return
+    size = int(scope["query_string"].decode().partition("size=")[2] or 0)
+    headers = [(b"content-length", str(size).encode())]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    piece = bytes(BARE_PIECE)
+    sent = 0
+    while sent < size:
+        body = piece if size - sent >= BARE_PIECE else piece[: size - sent]
+        sent += len(body)
+        await send({"type": "http.response.body", "body": body, "more_body": sent < size})
+
+
+def _serve_bare(port: int) -> None:
+    import uvicorn
+
+    uvicorn.run(_bare_app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+
+
+@dataclass(frozen=True)
+class LeanTarget:
+    """One server's pre-signed 64 MB PutObject and GetObject (signed once, replayed)."""
+
+    name: str
+    url: str
+    pid: int
+    put: SignedRequest
+    get: SignedRequest
+
+
+def _lean_target(
+    name: str, url: str, pid: int, keys: Keys, payload: bytes, unsigned: bool
+) -> LeanTarget:
+    key = "large/lean"
+    put = _sign(url, keys, "PUT", key, payload, unsigned)
+    get = _sign(url, keys, "GET", key, None, unsigned)
+    if name == "bare":  # the bare app needs the size to stream; it checks no signature
+        get = SignedRequest(get.method, f"{get.path}?size={len(payload)}", get.headers, None)
+    return LeanTarget(name, url, pid, put, get)
+
+
+def _lean_send(url: str, signed: SignedRequest, into: memoryview | None) -> int:
+    """One request over a fresh connection; the body is sent with one sendall and a
+    response body is read straight into `into` (no per-chunk Python work). Returns bytes
+    received."""
+    host, port = url.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=600)
+    try:
+        headers = {k: v for k, v in signed.headers.items() if k.lower() != "host"}
+        connection.request(signed.method, signed.path, body=signed.body, headers=headers)
+        response = connection.getresponse()
+        if response.status != 200:
+            raise RuntimeError(f"{signed.method} {url}{signed.path}: HTTP {response.status}")
+        if into is None:
+            response.read()
+            return 0
+        received = 0
+        while received < len(into):
+            count = response.readinto(into[received:])
+            if not count:
+                break
+            received += count
+        return received
+    finally:
+        connection.close()
+
+
+def _lean_transfers(
+    targets: list[LeanTarget], payload: bytes, rounds: int
+) -> tuple[dict[str, dict[str, list[float]]], dict[str, dict[str, float]]]:
+    """MB/s of every round by operation and server, and each server's median CPU time per
+    request (ms, all its processes and threads: less sensitive to the machine's load than
+    MB/s). Each round runs PutObject on every server, then GetObject on every server, so a
+    change in the machine's load hits all servers of a round alike; the ratios are computed
+    within a round."""
+    size_mb = len(payload) / MB
+    buffer = memoryview(bytearray(len(payload)))
+    operations = ("PutObject", "GetObject")
+    runs: dict[str, dict[str, list[float]]] = {
+        operation: {target.name: [] for target in targets} for operation in operations
+    }
+    cpu: dict[str, dict[str, list[float]]] = {
+        operation: {target.name: [] for target in targets} for operation in operations
+    }
+
+    def timed(operation: str, target: LeanTarget, into: memoryview | None) -> int:
+        signed = target.put if into is None else target.get
+        cpu_before = _cpu_seconds(target.pid)
+        begin = time.perf_counter()
+        received = _lean_send(target.url, signed, into)
+        runs[operation][target.name].append(size_mb / (time.perf_counter() - begin))
+        cpu[operation][target.name].append((_cpu_seconds(target.pid) - cpu_before) * 1000)
+        return received
+
+    for _ in range(rounds):
+        for target in targets:
+            timed("PutObject", target, None)
+        for target in targets:
+            received = timed("GetObject", target, buffer)
+            if received != len(payload):
+                raise RuntimeError(f"{target.name} GetObject returned {received} bytes")
+            if target.name != "bare" and buffer != payload:
+                raise RuntimeError(f"{target.name} GetObject returned different bytes")
+    medians = {
+        operation: {name: statistics.median(values) for name, values in by_server.items()}
+        for operation, by_server in cpu.items()
+    }
+    return runs, medians
+
+
+def _ratio_summary(
+    runs: dict[str, list[float]], numerator: str, denominator: str
+) -> tuple[float, float]:
+    """(ratio of the best figures, median of the per-round ratios)."""
+    best = max(runs[numerator]) / max(runs[denominator])
+    per_round = [a / b for a, b in zip(runs[numerator], runs[denominator], strict=True)]
+    return best, statistics.median(per_round)
+
+
 # --------------------------------------------------------------------------- main
 
 
 @contextmanager
 def _servers(
     args: argparse.Namespace, data: Path
-) -> Iterator[tuple[subprocess.Popen[bytes], str, Keys, subprocess.Popen[bytes], str]]:
+) -> Iterator[tuple[subprocess.Popen[bytes], str, Keys, subprocess.Popen[bytes], str, str, int]]:
     created = subprocess.run(
         _rolegate_command("account", "create", "--alias", "bench", "--data", str(data)),
         capture_output=True,
@@ -625,6 +769,7 @@ def _servers(
     root = Keys(root_json["AccessKeyId"], root_json["SecretAccessKey"])
     rolegate: subprocess.Popen[bytes] | None = None
     moto: subprocess.Popen[bytes] | None = None
+    bare: subprocess.Popen[bytes] | None = None
     try:
         rolegate_port = _free_port()
         rolegate = _start(
@@ -642,18 +787,24 @@ def _servers(
         moto = _start(
             [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(moto_port)]
         )
+        bare_port = _free_port()
+        bare = _start([sys.executable, __file__, "--serve-bare", str(bare_port)])
         _wait_listening(rolegate, rolegate_port, "rolegate serve")
         _wait_listening(moto, moto_port, "moto_server (pip install 'moto[server]')")
+        _wait_listening(bare, bare_port, "the bare loopback app")
         yield (
             rolegate,
             f"http://127.0.0.1:{rolegate_port}",
             root,
             moto,
             f"http://127.0.0.1:{moto_port}",
+            f"http://127.0.0.1:{bare_port}",
+            bare.pid,
         )
     finally:
         _stop(rolegate)
         _stop(moto)
+        _stop(bare)
 
 
 def _verdict(ok: bool) -> str:
@@ -687,9 +838,22 @@ def main() -> int:
         help="send x-amz-content-sha256: UNSIGNED-PAYLOAD (default: the payload's SHA-256)",
     )
     parser.add_argument("--python-client", action="store_true", help="httpx even if wrk exists")
+    parser.add_argument("--rounds", type=int, help="rounds of the lean 64 MB transfers")
+    parser.add_argument(
+        "--transfer-sha256",
+        action="store_true",
+        help="lean 64 MB transfers sign the payload's SHA-256 (default: UNSIGNED-PAYLOAD)",
+    )
+    parser.add_argument("--no-boto3", action="store_true", help="skip the boto3 64 MB rows")
+    parser.add_argument("--no-small", action="store_true", help="skip the 4 KiB requests/s")
+    parser.add_argument("--serve-bare", type=int, metavar="PORT", help=argparse.SUPPRESS)
     parser.add_argument("--json", type=Path, metavar="FILE", help="write the numbers here")
     parser.add_argument("--check", action="store_true", help="exit 1 when a target fails")
     args = parser.parse_args()
+    if args.serve_bare is not None:
+        _serve_bare(args.serve_bare)
+        return 0
+    args.rounds = args.rounds or (3 if args.quick else 7)
     args.seconds = args.seconds or (3.0 if args.quick else 10.0)
     args.repeats = args.repeats or (2 if args.quick else 5)
     args.use_wrk = shutil.which("wrk") is not None and not args.python_client
@@ -723,7 +887,15 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="rolegate-s3-bench-files-"))
     started = time.perf_counter()
     try:
-        with _servers(args, data) as (rolegate, rolegate_url, root, moto, moto_url):
+        with _servers(args, data) as (
+            rolegate,
+            rolegate_url,
+            root,
+            moto,
+            moto_url,
+            bare_url,
+            bare_pid,
+        ):
             writer, rolegate_checks = _setup_rolegate(rolegate_url, root)
             moto_keys, moto_checks = _setup_moto(moto_url)
             servers = {
@@ -746,100 +918,155 @@ def main() -> int:
                 else "payload SHA-256 signed (botocore's default over http)"
             )
 
-            # 4 KiB objects --------------------------------------------------------------
-            print(
-                f"\n4 KiB objects, requests/s ({client}; {SMALL_KEYS} keys, "
-                f"SigV4 header auth, {payload_mode})"
-            )
-            body = os.urandom(SMALL_SIZE // 2).hex().encode()
-            small: dict[str, dict[str, dict[str, float]]] = {"rolegate": {}, "moto": {}}
-            for name, (url, keys, pid) in servers.items():
-                puts = _signed_batch(url, keys, "PUT", body, args.unsigned_payload)
-                _load(url, puts, min(2.0, args.seconds), args, pid)  # warm-up; writes the keys
-                for operation, method in (("PutObject", "PUT"), ("GetObject", "GET")):
-                    signed = (
-                        puts
-                        if method == "PUT"
-                        else _signed_batch(url, keys, method, body, args.unsigned_payload)
-                    )
-                    result = _load(url, signed, args.seconds, args, pid)
-                    small[name][operation] = asdict(result)
-                    print(
-                        f"  {name:<9} {operation:<10} {result.rps:9,.0f} req/s   "
-                        f"p50 {result.p50_ms:7.2f} ms   p99 {result.p99_ms:7.2f} ms   "
-                        f"errors {result.errors}   CPU server {result.server_cpu:4.0%} "
-                        f"client {result.client_cpu:4.0%}"
-                    )
-                    if result.errors:
-                        failures.append(f"{name} {operation}: {result.errors} errors")
-            ratios: dict[str, float] = {}
-            for operation in ("PutObject", "GetObject"):
-                ratio = small["rolegate"][operation]["rps"] / small["moto"][operation]["rps"]
-                ratios[operation] = ratio
-                ok = ratio >= TARGET_RATIO
-                if not ok:
-                    failures.append(f"4 KiB {operation} ratio {ratio:.2f}x < {TARGET_RATIO:g}x")
+            if not args.no_small:
+                # 4 KiB objects --------------------------------------------------------------
                 print(
-                    f"  rolegate/moto {operation:<10} {ratio:6.2f}x   "
-                    f"target >= {TARGET_RATIO:g}x: {_verdict(ok)}"
+                    f"\n4 KiB objects, requests/s ({client}; {SMALL_KEYS} keys, "
+                    f"SigV4 header auth, {payload_mode})"
                 )
-            report["small_4kib"] = {**small, "ratio": ratios, "target_ratio": TARGET_RATIO}
+                body = os.urandom(SMALL_SIZE // 2).hex().encode()
+                small: dict[str, dict[str, dict[str, float]]] = {"rolegate": {}, "moto": {}}
+                for name, (url, keys, pid) in servers.items():
+                    puts = _signed_batch(url, keys, "PUT", body, args.unsigned_payload)
+                    _load(url, puts, min(2.0, args.seconds), args, pid)  # warm-up; writes the keys
+                    for operation, method in (("PutObject", "PUT"), ("GetObject", "GET")):
+                        signed = (
+                            puts
+                            if method == "PUT"
+                            else _signed_batch(url, keys, method, body, args.unsigned_payload)
+                        )
+                        result = _load(url, signed, args.seconds, args, pid)
+                        small[name][operation] = asdict(result)
+                        print(
+                            f"  {name:<9} {operation:<10} {result.rps:9,.0f} req/s   "
+                            f"p50 {result.p50_ms:7.2f} ms   p99 {result.p99_ms:7.2f} ms   "
+                            f"errors {result.errors}   CPU server {result.server_cpu:4.0%} "
+                            f"client {result.client_cpu:4.0%}"
+                        )
+                        if result.errors:
+                            failures.append(f"{name} {operation}: {result.errors} errors")
+                ratios: dict[str, float] = {}
+                for operation in ("PutObject", "GetObject"):
+                    ratio = small["rolegate"][operation]["rps"] / small["moto"][operation]["rps"]
+                    ratios[operation] = ratio
+                    ok = ratio >= TARGET_RATIO
+                    if not ok:
+                        failures.append(f"4 KiB {operation} ratio {ratio:.2f}x < {TARGET_RATIO:g}x")
+                    print(
+                        f"  rolegate/moto {operation:<10} {ratio:6.2f}x   "
+                        f"target >= {TARGET_RATIO:g}x: {_verdict(ok)}"
+                    )
+                report["small_4kib"] = {**small, "ratio": ratios, "target_ratio": TARGET_RATIO}
 
-            # 64 MB objects --------------------------------------------------------------
+            # 64 MB objects, lean client ---------------------------------------------------
             size = args.small_mb
+            transfer_mode = (
+                "payload SHA-256 signed (computed once, before timing)"
+                if args.transfer_sha256
+                else "UNSIGNED-PAYLOAD"
+            )
             print(
-                f"\n{size} MB objects, MB/s, best (median) of {args.repeats} "
-                f"(boto3 {boto3.__version__}, "
-                f"same client config for both, {payload_mode}; put/get single request, "
-                "upload/download_file 8 MB parts x4 threads; botocore's CRT signer "
-                f"{'ON: awscrt is installed' if HAS_CRT else 'off, as pip install boto3'})"
+                f"\n{size} MB objects, MB/s, lean client (http.client, one request per "
+                f"connection, SigV4 header auth signed once and replayed, {transfer_mode}; the "
+                "body goes out in one sendall and is read into one buffer), same client for "
+                f"all three; {args.rounds} rounds, each: PutObject on every server, then "
+                "GetObject on every server; ratios within a round"
             )
             payload = os.urandom(size * MB)
-            payload_file = work / "large.bin"
-            payload_file.write_bytes(payload)
-            large: dict[str, dict[str, float]] = {}
-            medians: dict[str, dict[str, float]] = {}
-            large_config = CLIENT_CONFIG
-            if args.unsigned_payload:
-                large_config = CLIENT_CONFIG.merge(
-                    Config(s3={"addressing_style": "path", "payload_signing_enabled": False})
+            unsigned = not args.transfer_sha256
+            targets = [
+                _lean_target("rolegate", rolegate_url, rolegate.pid, writer, payload, unsigned),
+                _lean_target("moto", moto_url, moto.pid, moto_keys, payload, unsigned),
+                _lean_target("bare", bare_url, bare_pid, moto_keys, payload, unsigned),
+            ]
+            runs, cpu_ms = _lean_transfers(targets, payload, args.rounds)
+            print(
+                f"  {'':<10} {'rolegate':>17} {'moto':>17} {'bare':>17}   "
+                f"{'/moto':>13} {'/bare':>13}   (best, median)"
+            )
+            lean_report: dict[str, Any] = {
+                "mode": transfer_mode,
+                "rounds": args.rounds,
+                "targets": {"vs_moto": TARGET_MOTO_RATIO, "vs_bare": TARGET_BARE_SHARE},
+            }
+            for operation, by_server in runs.items():
+                moto_best, moto_median = _ratio_summary(by_server, "rolegate", "moto")
+                bare_best, bare_median = _ratio_summary(by_server, "rolegate", "bare")
+                figures = "".join(
+                    f" {max(by_server[n]):8.1f} ({statistics.median(by_server[n]):6.1f})"
+                    for n in ("rolegate", "moto", "bare")
                 )
-            for name, (url, keys, _pid) in servers.items():
-                large[name], medians[name] = _large_objects(
-                    _client("s3", url, keys, large_config),
-                    size,
-                    args.repeats,
-                    payload,
-                    payload_file,
-                    work,
-                )
-            del payload
-            payload_file.unlink()
-            print(f"  {'':<14} {'rolegate':>17} {'moto':>17}   rolegate >= {TARGET_MBPS:g} MB/s")
-            verdicts: dict[str, bool] = {}
-            for operation, mbps in large["rolegate"].items():
-                ok = mbps >= TARGET_MBPS
-                verdicts[operation] = ok
+                ok = moto_median >= TARGET_MOTO_RATIO and bare_median >= TARGET_BARE_SHARE
                 if not ok:
-                    failures.append(f"{size} MB {operation} {mbps:.1f} MB/s < {TARGET_MBPS:g}")
+                    failures.append(
+                        f"{size} MB {operation}: median {moto_median:.2f}x moto, "
+                        f"{bare_median:.0%} of bare (targets {TARGET_MOTO_RATIO:g}x, "
+                        f"{TARGET_BARE_SHARE:.0%})"
+                    )
                 print(
-                    f"  {operation:<14} {mbps:8.1f} ({medians['rolegate'][operation]:6.1f}) "
-                    f"{large['moto'][operation]:8.1f} ({medians['moto'][operation]:6.1f})   "
-                    f"{_verdict(ok)}"
+                    f"  {operation:<10}{figures}   {moto_best:5.2f}x {moto_median:5.2f}x "
+                    f"{bare_best:5.0%} {bare_median:5.0%}   {_verdict(ok)}"
                 )
+                lean_report[operation] = {
+                    "mb_per_s": by_server,
+                    "server_cpu_ms_median": cpu_ms[operation],
+                    "rolegate_vs_moto": {"best": moto_best, "median": moto_median},
+                    "rolegate_vs_bare": {"best": bare_best, "median": bare_median},
+                    "pass": ok,
+                }
+            for operation, by_server_cpu in cpu_ms.items():
+                print(
+                    f"  server CPU per {operation}, ms (median; all threads and processes): "
+                    + ", ".join(f"{name} {ms:.0f}" for name, ms in by_server_cpu.items())
+                )
+            print(
+                f"  targets (median of the per-round ratios): >= {TARGET_MOTO_RATIO:g}x moto "
+                f"and >= {TARGET_BARE_SHARE:.0%} of bare"
+            )
+            report["large_lean"] = lean_report
+
+            # 64 MB objects, boto3 -------------------------------------------------------
+            if not args.no_boto3:
+                print(
+                    f"\n{size} MB objects, MB/s through boto3 {boto3.__version__}, best (median) "
+                    f"of {args.repeats}, informational (the client's own CPU weighs in: same "
+                    f"client config for both, {payload_mode}; put/get single request, "
+                    "upload/download_file 8 MB parts x4 threads; botocore's CRT signer "
+                    f"{'ON: awscrt is installed' if HAS_CRT else 'off, as pip install boto3'})"
+                )
+                payload_file = work / "large.bin"
+                payload_file.write_bytes(payload)
+                large: dict[str, dict[str, float]] = {}
+                medians: dict[str, dict[str, float]] = {}
+                large_config = CLIENT_CONFIG
+                if args.unsigned_payload:
+                    large_config = CLIENT_CONFIG.merge(
+                        Config(s3={"addressing_style": "path", "payload_signing_enabled": False})
+                    )
+                for name, (url, keys, _pid) in servers.items():
+                    large[name], medians[name] = _large_objects(
+                        _client("s3", url, keys, large_config),
+                        size,
+                        args.repeats,
+                        payload,
+                        payload_file,
+                        work,
+                    )
+                payload_file.unlink()
+                print(f"  {'':<14} {'rolegate':>17} {'moto':>17}")
+                for operation, mbps in large["rolegate"].items():
+                    print(
+                        f"  {operation:<14} {mbps:8.1f} ({medians['rolegate'][operation]:6.1f}) "
+                        f"{large['moto'][operation]:8.1f} ({medians['moto'][operation]:6.1f})"
+                    )
+                report["large_boto3"] = {**large, "median": medians, "size_mb": size}
+            del payload
             rolegate_peak = _peak_rss_mb(rolegate.pid)
             moto_peak = _peak_rss_mb(moto.pid)
             print(
                 f"  server peak RSS (VmHWM): rolegate {rolegate_peak:.1f} MB, "
                 f"moto {moto_peak:.1f} MB (moto keeps objects in memory)"
             )
-            report["large"] = {
-                **large,
-                "median": medians,
-                "size_mb": size,
-                "target_mb_per_s": TARGET_MBPS,
-                "rolegate_pass": verdicts,
-            }
             report["peak_rss_mb"] = {"rolegate": rolegate_peak, "moto": moto_peak}
 
             if args.large:

@@ -30,7 +30,8 @@ from botocore.exceptions import ClientError
 from rolegate.iam.accounts import NewAccount
 from rolegate.s3.context import INLINE_OBJECT_SIZE
 from rolegate.s3.endpoint import S3Endpoint, default_data_dir
-from rolegate.s3.storage import BlobStore, drain_releases
+from rolegate.s3.shared_blobs import open_blob_store
+from rolegate.s3.storage import Blobs, drain_releases
 from rolegate.wire import sigv4
 from rolegate.wire.aws_chunked import (
     STREAMING_SIGNED,
@@ -90,14 +91,25 @@ def s3_data_dir(server: RunningServer) -> Path:
     return server.s3_data_dir or default_data_dir(server.database.url)
 
 
-def blob_files(server: RunningServer) -> set[Path]:
-    """The blob files, once the deletions released by earlier responses are done."""
+_BLOB_STORES: dict[int, Blobs] = {}
+
+
+def blob_store(server: RunningServer) -> Blobs:
+    """The server's kind of blob store (files on SQLite, rows on PostgreSQL), one per server."""
+    if id(server) not in _BLOB_STORES:
+        _BLOB_STORES[id(server)] = open_blob_store(server.database, s3_data_dir(server))
+    return _BLOB_STORES[id(server)]
+
+
+def blob_files(server: RunningServer) -> set[str]:
+    """The blobs, once the deletions released by earlier responses are done."""
     assert drain_releases(timeout=20)
-    return {p for p in (s3_data_dir(server) / "blobs").rglob("*") if p.is_file()}
+    return blob_store(server).blob_ids()
 
 
-def temp_files(server: RunningServer) -> list[Path]:
-    return list((s3_data_dir(server) / "tmp").iterdir())
+def temp_files(server: RunningServer) -> int:
+    """Blob writes not committed (temporary files on SQLite)."""
+    return blob_store(server).writes_in_flight()
 
 
 class Signed:
@@ -276,7 +288,7 @@ def test_a_start_removes_blob_files_that_no_row_names(
 ) -> None:
     body = b"k" * (INLINE_OBJECT_SIZE + 1)
     owner.put_object(Bucket=bucket, Key="kept", Body=body)
-    store = BlobStore(s3_data_dir(server))
+    store = blob_store(server)
     writer = store.create()
     writer.write(b"its deletion was cut off by a crash")
     orphan = writer.commit()
@@ -307,7 +319,7 @@ def test_small_objects_live_in_their_row(owner: Any, bucket: str, server: Runnin
     owner.copy_object(Bucket=bucket, Key="copied", CopySource={"Bucket": bucket, "Key": "tiny"})
     assert owner.get_object(Bucket=bucket, Key="copied")["Body"].read() == b"tiny"
     assert blob_files(server) == before
-    assert temp_files(server) == []
+    assert temp_files(server) == 0
 
 
 def test_range_and_conditional_get(owner: Any, bucket: str) -> None:
@@ -592,7 +604,7 @@ def test_upload_part_copy(
     assert copy_error(CopySource=f"{foreign_bucket}/secret") == ("AccessDenied", 403)
     assert owner.list_parts(Bucket=bucket, Key="bad", UploadId=upload_id).get("Parts", []) == []
     owner.abort_multipart_upload(Bucket=bucket, Key="bad", UploadId=upload_id)
-    assert temp_files(server) == []
+    assert temp_files(server) == 0
 
 
 def _write(path: Path, data: bytes) -> str:
@@ -716,7 +728,7 @@ def test_checksums_are_verified(
     with pytest.raises(ClientError) as caught:
         owner.head_object(Bucket=bucket, Key="bad")
     assert error_of(caught) == ("404", 404)
-    assert temp_files(server) == []
+    assert temp_files(server) == 0
 
 
 @pytest.mark.parametrize("algorithm", ["CRC32C", "CRC64NVME"])
@@ -836,7 +848,7 @@ def test_aws_chunked_bodies(
     assert b"<Code>SignatureDoesNotMatch</Code>" in response.content
     keys = [o["Key"] for o in owner.list_objects_v2(Bucket=bucket)["Contents"]]
     assert keys == ["signed", "unsigned"]
-    assert temp_files(server) == []
+    assert temp_files(server) == 0
 
 
 def test_entity_too_large(bucket: str, account: NewAccount, server: RunningServer) -> None:
@@ -880,7 +892,7 @@ def test_disconnect_mid_upload_leaves_nothing(
     deadline = time.monotonic() + 5
     while temp_files(server) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert temp_files(server) == []
+    assert temp_files(server) == 0
     assert blob_files(server) == before
     with pytest.raises(ClientError) as caught:
         owner.head_object(Bucket=bucket, Key="partial")

@@ -31,7 +31,7 @@ from ..wire.checksums import (
 from .authn import HEX64, STREAMING_PREFIX
 from .call import Call, parse_int
 from .errors import S3Error, invalid_request
-from .storage import BlobStore, Ingest, IngestResult, entity_too_large
+from .storage import Blobs, Ingest, IngestResult, entity_too_large
 
 __all__ = [
     "FEED_SIZE",
@@ -60,7 +60,7 @@ async def read_small_body(request: Request) -> bytes:
     return b"".join(chunks)
 
 
-def build_ingest(store: BlobStore, call: Call, max_size: int, inline_limit: int = 0) -> Ingest:
+def build_ingest(store: Blobs, call: Call, max_size: int, inline_limit: int = 0) -> Ingest:
     """The ingest of an object body as the request's headers describe it (bodies of at most
     `inline_limit` bytes are kept in memory, not written to a blob)."""
     mode = (call.header("x-amz-content-sha256") or "").strip()

@@ -21,7 +21,7 @@ from .call import Call
 from .catalog import Bucket
 from .errors import no_such_bucket
 from .names import bucket_arn, object_arn
-from .storage import BlobStore
+from .storage import Blobs
 
 __all__ = [
     "INLINE_OBJECT_SIZE",
@@ -83,7 +83,7 @@ class BucketCache:
 class S3Context:
     gateway: Gateway
     database: Database
-    store: BlobStore
+    store: Blobs
     commits: GroupCommit
     buckets: BucketCache = field(default_factory=BucketCache)
     max_object_size: int = MAX_OBJECT_SIZE

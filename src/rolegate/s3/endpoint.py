@@ -43,7 +43,7 @@ from .context import MAX_OBJECT_SIZE, MIN_PART_SIZE, S3Context
 from .errors import S3Error
 from .operations import OPERATIONS, Operation
 from .routing import decode_query, route_request
-from .storage import BlobStore
+from .shared_blobs import open_blob_store
 
 __all__ = ["MAX_OBJECT_SIZE", "MIN_PART_SIZE", "S3Endpoint", "default_data_dir"]
 
@@ -75,7 +75,7 @@ class S3Endpoint:
     ) -> None:
         self.gateway = gateway
         self.database = gateway.database
-        self.store = BlobStore(data_dir or default_data_dir(self.database.url))
+        self.store = open_blob_store(self.database, data_dir or default_data_dir(self.database.url))
         self.store.sweep()
         threading.Thread(
             target=self._sweep_orphans, name="rolegate-s3-orphans", daemon=True

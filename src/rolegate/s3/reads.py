@@ -8,14 +8,17 @@ MB reads.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, Final
 
+import anyio
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from ..store.database import UnitOfWork
 from ..wire.restxml import serialize_rest_response
@@ -33,7 +36,7 @@ from .catalog import ObjectRecord
 from .context import S3Context, bucket_decision
 from .errors import S3Error, invalid_request, no_such_key, precondition_failed
 from .names import bucket_arn
-from .storage import BlobChain
+from .storage import BlobReader
 
 __all__ = [
     "STORED_HEADERS",
@@ -44,7 +47,7 @@ __all__ = [
     "parse_range",
 ]
 
-READ_SIZE: Final = 2 * 1024 * 1024
+READ_SIZE: Final = 8 * 1024 * 1024
 SMALL_OBJECT: Final = 256 * 1024  # read whole in the opening call
 _RANGE: Final = re.compile(r"bytes=(\d*)-(\d*)")
 STORED_HEADERS: Final = (
@@ -70,7 +73,7 @@ class Opened:
     """The object row and its bytes: read whole (`data`), open `blobs`, or neither (HEAD)."""
 
     record: ObjectRecord
-    blobs: BlobChain | None = None
+    blobs: BlobReader | None = None
     data: bytes | None = None
 
     def close(self) -> None:
@@ -182,21 +185,57 @@ def _respond(call: Call, opened: Opened, *, head: bool) -> Response:
             return Response(opened.data[start : start + length], code, headers)
         assert opened.blobs is not None
         blobs, opened = opened.blobs, Opened(record)  # the stream owns the files now
-        return StreamingResponse(_stream(blobs, start, length), code, headers)
+        return _BlobResponse(blobs, start, length, code, headers)
     finally:
         opened.close()
 
 
-async def _stream(blobs: BlobChain, start: int, length: int) -> AsyncIterator[bytes]:
+class _BlobResponse(StreamingResponse):
+    """Streams a range of open blobs and closes them however the response ends (a client
+    gone before the first byte never starts the stream, whose own cleanup would not run)."""
+
+    def __init__(
+        self, blobs: BlobReader, start: int, length: int, status: int, headers: dict[str, str]
+    ) -> None:
+        self.blobs = blobs
+        super().__init__(_stream(blobs, start, length), status, headers)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self.blobs.close()
+
+
+async def _stream(blobs: BlobReader, start: int, length: int) -> AsyncIterator[bytes | memoryview]:
+    """The range in windows of `READ_SIZE`; the next window is read (mapped) in a worker
+    thread while the loop sends the current one."""
+    ahead: asyncio.Future[bytes | memoryview] | None = None
     try:
         offset, end = start, start + length
-        while offset < end:
-            chunk = await run_in_threadpool(blobs.pread, min(READ_SIZE, end - offset), offset)
+
+        def fetch(at: int) -> asyncio.Future[bytes | memoryview]:
+            return asyncio.ensure_future(
+                run_in_threadpool(blobs.window, min(READ_SIZE, end - at), at)
+            )
+
+        ahead = fetch(offset)
+        while ahead is not None:
+            chunk = await ahead
+            ahead = None
             if not chunk:
                 break
             offset += len(chunk)
+            if offset < end:
+                ahead = fetch(offset)
             yield chunk
+            del chunk
     finally:
+        if ahead is not None:  # the worker call runs to its end: wait before closing
+            with anyio.CancelScope(shield=True):
+                await asyncio.wait([ahead])
+            if not ahead.cancelled():
+                ahead.exception()  # retrieved: the stream's own error is the one raised
         blobs.close()
 
 

@@ -1,8 +1,10 @@
 """The S3 tables, on the store's shared `metadata` (migration 0003 creates them).
 
-Object bytes live on the filesystem (`rolegate.s3.storage`): a row names its blob file, or
-its blobs in order (`segments`, a completed multipart upload); a small object's bytes are in
-its row (`inline_data`, the last column so listings never read it).
+Object bytes live in blobs: files (`rolegate.s3.storage`) on SQLite, rows of `s3_blobs` /
+`s3_blob_chunks` (`rolegate.s3.shared_blobs`, migration 0009) on PostgreSQL, where every node
+reads them. A row names its blob, or its blobs in order (`segments`, a completed multipart
+upload); a small object's bytes are in its row (`inline_data`, the last column so listings
+never read it).
 Keys sort by their UTF-8 bytes as S3 lists them: SQLite's default BINARY collation does
 that, PostgreSQL needs the "C" collation on the key columns.
 """
@@ -25,7 +27,15 @@ from sqlalchemy.types import TypeEngine
 
 from ..store.schema import metadata
 
-__all__ = ["KEY_TYPE", "s3_buckets", "s3_objects", "s3_parts", "s3_uploads"]
+__all__ = [
+    "KEY_TYPE",
+    "s3_blob_chunks",
+    "s3_blobs",
+    "s3_buckets",
+    "s3_objects",
+    "s3_parts",
+    "s3_uploads",
+]
 
 
 def key_type() -> TypeEngine[str]:
@@ -96,4 +106,24 @@ s3_parts = Table(
     Column("checksum_value", String(128), nullable=True),
     _when("last_modified"),
     PrimaryKeyConstraint("upload_id", "part_number", name="pk_s3_parts"),
+)
+
+# Blobs in the store (PostgreSQL): committed, immutable, cut into chunks of a fixed size
+# (`shared_blobs.CHUNK_SIZE`) so that a byte offset names its chunk. `created_at` is the
+# commit time (the orphan sweep's age).
+s3_blobs = Table(
+    "s3_blobs",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("size", BigInteger, nullable=False),
+    _when("created_at"),
+)
+
+s3_blob_chunks = Table(
+    "s3_blob_chunks",
+    metadata,
+    Column("blob", String(64), ForeignKey("s3_blobs.id", ondelete="CASCADE"), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("data", LargeBinary, nullable=False),
+    PrimaryKeyConstraint("blob", "seq", name="pk_s3_blob_chunks"),
 )
