@@ -89,16 +89,6 @@ RESOURCE_TYPES = {
 SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"
 APP_WRITER = "app-writer"
 APP_WRITER_SHARE = 0.1
-# The proposed indexes (`--proposed-indexes`): event_category second, as every LookupEvents
-# query filters on it, so a filter value whose events are nearly all data events costs no scan.
-PROPOSED_INDEXES = {
-    "ix_audit_events_account_time": ("event_time",),
-    "ix_audit_events_name": ("event_name", "event_time"),
-    "ix_audit_events_source": ("event_source", "event_time"),
-    "ix_audit_events_username": ("username", "event_time"),
-    "ix_audit_events_key": ("access_key_id", "event_time"),
-    "ix_audit_events_read_only": ("read_only", "event_time"),
-}
 
 
 def _zipf(count: int, exponent: float = 1.1) -> list[float]:
@@ -425,11 +415,6 @@ def main() -> None:
     parser.add_argument(
         "--reuse", action="store_true", help="query the --keep directory's events, no fill"
     )
-    parser.add_argument(
-        "--proposed-indexes",
-        action="store_true",
-        help="rebuild the audit_events indexes with event_category second (PROPOSED_INDEXES)",
-    )
     args = parser.parse_args()
     data = args.keep or Path(tempfile.mkdtemp(prefix="rolegate-audit-bench-"))
     try:
@@ -450,13 +435,6 @@ def main() -> None:
                 db_file, [account.account_id for account in accounts], args.events
             )
             filled = time.perf_counter() - began
-        if args.proposed_indexes:
-            connection = sqlite3.connect(db_file)
-            for name, columns in PROPOSED_INDEXES.items():
-                connection.execute(f"DROP INDEX IF EXISTS {name}")
-                listed = ", ".join(("account_id", "event_category", *columns))
-                connection.execute(f"CREATE INDEX {name} ON audit_events ({listed})")
-            connection.close()
         if args.analyze:
             connection = sqlite3.connect(db_file)
             connection.execute("ANALYZE")
@@ -478,7 +456,7 @@ def main() -> None:
             f"cpus {os.cpu_count()}, load {os.getloadavg()[0]:.2f}; "
             f"{inserted:,} events + {resources:,} resources in {filled:.0f} s, "
             f"store {size / 2**20:,.0f} MiB{' (ANALYZEd)' if args.analyze else ''}"
-            f"{' (proposed indexes)' if args.proposed_indexes else ''}; "
+            "; "
             f"queried account {owner.account_id}: {mine:,} events, {management:,} management"
         )
         database = Database(url)

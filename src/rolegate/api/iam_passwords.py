@@ -64,7 +64,13 @@ def delete_account_password_policy(ctx: OperationContext) -> None:
 
 # Not `writes`: authorized in the read transaction, then the change runs in its own write
 # transaction, which commits a wrong old password's failure count before the error answers.
-@operation("iam", "ChangePassword", resource=lambda ctx: ctx.caller.arn, gateway_authorizes=False)
+@operation(
+    "iam",
+    "ChangePassword",
+    resource=lambda ctx: ctx.caller.arn,
+    gateway_authorizes=False,
+    may_write=True,
+)
 def change_password(ctx: OperationContext) -> None:
     caller = ctx.caller
     if caller.user_id is None:

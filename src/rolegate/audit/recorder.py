@@ -474,6 +474,8 @@ class AuditTrail:
     """
 
     enabled: bool = True
+    # Whether `record` runs a write transaction of its own (then never on the event loop).
+    writes_per_request: bool = False
 
     def __init__(self, database: Database, retention_days: float = DEFAULT_RETENTION_DAYS):
         self.database = database
@@ -567,6 +569,8 @@ class _Maintained(AuditTrail):
 
 class DirectAuditTrail(_Maintained):
     """Stores each request's events at once, in a write transaction of their own."""
+
+    writes_per_request = True
 
     def record(self, records: Sequence[Mapping[str, Any]], *, at: datetime | None = None) -> None:
         if records:

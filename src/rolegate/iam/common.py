@@ -20,6 +20,7 @@ from ..ids import iam_arn
 from ..policy import PolicyKind, PolicyValidationError, parse_policy
 from ..policy.errors import LIMIT_EXCEEDED
 from ..store.database import UnitOfWork
+from ..store.driver import DriverStatement
 from ..store.schema import (
     entity_tags,
     groups,
@@ -70,24 +71,28 @@ QUOTAS: Final[Mapping[str, int]] = {
 _KIND_OF_TABLE: Final = {"users": "user", "groups": "group", "roles": "role"}
 
 
-_FIND_NAMED: dict[str, Any] = {}
+_FIND_NAMED: dict[str, DriverStatement] = {}
 
 
-def _find_named_statement(table: Table) -> Any:
+def _find_named_statement(table: Table) -> DriverStatement:
     statement = _FIND_NAMED.get(table.name)
     if statement is None:
-        statement = select(table).where(
-            table.c.account_id == bindparam("account_id"), table.c.name_key == bindparam("key")
+        statement = DriverStatement(
+            select(table).where(
+                table.c.account_id == bindparam("account_id"), table.c.name_key == bindparam("key")
+            )
         )
         _FIND_NAMED[table.name] = statement
     return statement
 
 
 def find_named(uow: UnitOfWork, table: Table, account_id: str, name: str) -> Row[Any] | None:
-    """The row of a user / group / role / policy by name (case-insensitive), or None."""
-    return uow.connection.execute(
-        _find_named_statement(table), {"account_id": account_id, "key": name.lower()}
-    ).first()
+    """The row of a user / group / role / policy by name (case-insensitive), or None (on
+    most requests' path: straight on the driver, read like a Core row)."""
+    found = _find_named_statement(table).records(
+        uow.connection, {"account_id": account_id, "key": name.lower()}
+    )
+    return found[0] if found else None
 
 
 def list_named(uow: UnitOfWork, table: Table, account_id: str, path_prefix: str) -> list[Row[Any]]:
@@ -181,7 +186,7 @@ def count(uow: UnitOfWork, table: Table, *where: Any) -> int:
     )
 
 
-_LIST_TAGS = (
+_LIST_TAGS = DriverStatement(
     select(entity_tags.c.key, entity_tags.c.value)
     .where(entity_tags.c.entity_id == bindparam("entity_id"))
     .order_by(entity_tags.c.position)
@@ -189,8 +194,8 @@ _LIST_TAGS = (
 
 
 def list_tags(uow: UnitOfWork, entity_id: str) -> list[dict[str, str]]:
-    rows = uow.connection.execute(_LIST_TAGS, {"entity_id": entity_id})
-    return [{"Key": row.key, "Value": row.value} for row in rows]
+    rows = _LIST_TAGS.rows(uow.connection, {"entity_id": entity_id})
+    return [{"Key": key, "Value": value} for key, value in rows]
 
 
 def put_tags(uow: UnitOfWork, entity_id: str, tags: Sequence[Mapping[str, str]]) -> None:
