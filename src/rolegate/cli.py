@@ -16,6 +16,7 @@ from typing import Any
 import click
 from sqlalchemy.engine import make_url
 
+from .analyzer.cli import analyze
 from .audit.cli import audit
 from .cli_store import DEFAULT_DATA_DIR, open_store, store_options
 from .demo import (
@@ -34,6 +35,7 @@ from .iam.accounts import create_account, list_accounts
 from .policy import PolicyKind, validate_policy
 from .policy.corpus import CorpusError, load_corpus, run_corpus
 from .store.database import Database
+from .sts.cli import keys
 
 __all__ = ["main"]
 
@@ -46,7 +48,9 @@ def main() -> None:
     """rolegate: AWS-compatible IAM + STS with a policy engine that enforces."""
 
 
+main.add_command(analyze)
 main.add_command(audit)
+main.add_command(keys)
 
 
 @main.group()
@@ -240,6 +244,14 @@ def _load_demo(ready: Callable[[], bool], database: Database, data: str, endpoin
         f"  bob (Testers): account development, user bob, password {users['bob'].get('Password')}\n"
         f"  Switch Role link for UpdateApp: {switch}\n"
     )
+    if "carol" in users:
+        click.echo(
+            f"  carol (Admins, MFA): password {users['carol'].get('Password')}, MFA code: "
+            "`rolegate demo mfa-code --user carol`; Switch Role to TerminateInstances in "
+            f"production, then {endpoint}/console/ec2/instances\n"
+            "      aws ec2 terminate-instances --profile rolegate-terminate --instance-ids "
+            "<a production instance>  (code: `rolegate demo mfa-code --user carol`)\n"
+        )
     click.echo(
         "Then: aws sts get-caller-identity --profile rolegate-updateapp\n"
         "      aws s3 ls s3://productionapp/ --profile rolegate-updateapp\n"
@@ -348,9 +360,15 @@ def demo_env(data: str) -> None:
 
 @demo.command("mfa-code")
 @click.option("--data", default=DEFAULT_DATA_DIR, show_default=True)
-def demo_mfa_code(data: str) -> None:
-    """Print alice's current MFA code (each code is accepted once: wait 30 s between uses)."""
-    click.echo(current_mfa_code(_demo_world(data)))
+@click.option("--user", default="alice", show_default=True, help="alice or carol")
+def demo_mfa_code(data: str, user: str) -> None:
+    """Print a demo user's current MFA code (each code is accepted once: wait 30 s between
+    uses)."""
+    world = _demo_world(data)
+    if "MfaSeed" not in world["Users"].get(user, {}):
+        click.echo(f"error: the demo user {user} has no MFA device", err=True)
+        sys.exit(2)
+    click.echo(current_mfa_code(world, user=user))
 
 
 def _demo_world(data: str) -> dict[str, Any]:

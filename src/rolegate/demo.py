@@ -4,6 +4,11 @@ development (111122223333): groups Developers (may assume the production roles) 
 (may not), users alice (developer, with a virtual MFA device) and bob (tester).
 production (444455556666): role UpdateApp trusting the development account, with read/write
 on the `productionapp` bucket; UpdateAppMFA, the same but only with MFA.
+
+EC2: production runs instances tagged env=production and env=staging. The development
+group Admins (user carol, with her own MFA device) may do anything in development except
+ec2:TerminateInstances, and may switch to production's TerminateInstances role (MFA
+required), which may terminate only instances tagged env=production.
 """
 
 from __future__ import annotations
@@ -29,6 +34,15 @@ DEVELOPMENT: Final = "111122223333"
 PRODUCTION: Final = "444455556666"
 DEMO_FILE: Final = "demo.json"
 BUCKET: Final = "productionapp"
+TERMINATE_ROLE: Final = "TerminateInstances"
+DEMO_IMAGE: Final = "ami-0a3c3a20c09d6f377"
+# The production account's instances: Name tag -> env tag.
+DEMO_INSTANCES: Final = {
+    "web-1": "production",
+    "web-2": "production",
+    "staging-web-1": "staging",
+    "staging-web-2": "staging",
+}
 
 
 def _doc(*statements: Mapping[str, Any]) -> str:
@@ -75,6 +89,73 @@ def trust_development(development: str, *, require_mfa: bool) -> str:
     return _doc(statement)
 
 
+def terminate_instances_permissions(production: str) -> str:
+    """The TerminateInstances role: see every instance, terminate production's only."""
+    return _doc(
+        {"Sid": "SeeInstances", "Effect": "Allow", "Action": "ec2:Describe*", "Resource": "*"},
+        {
+            "Sid": "TerminateProductionInstances",
+            "Effect": "Allow",
+            "Action": "ec2:TerminateInstances",
+            "Resource": f"arn:aws:ec2:*:{production}:instance/*",
+            "Condition": {"StringEquals": {"ec2:ResourceTag/env": "production"}},
+        },
+    )
+
+
+def admins_permissions() -> str:
+    """Admins: everything in development but terminating instances themselves; they switch
+    to production's TerminateInstances role for that."""
+    return _doc(
+        {"Sid": "Administer", "Effect": "Allow", "Action": "*", "Resource": "*"},
+        {
+            "Sid": "NoTerminatingWithoutTheRole",
+            "Effect": "Deny",
+            "Action": "ec2:TerminateInstances",
+            "Resource": "*",
+        },
+    )
+
+
+def _enable_virtual_mfa(dev: Any, user: str) -> tuple[str, str]:
+    """A virtual MFA device for `user`, enabled; its serial and base32 seed."""
+    from .mfa import base32_to_seed, totp
+
+    device = dev.create_virtual_mfa_device(VirtualMFADeviceName=user)["VirtualMFADevice"]
+    seed_text = device["Base32StringSeed"].decode()
+    seed = base32_to_seed(seed_text)
+    now = time.time()
+    # Enable with the two codes before the current one, so the current code is still unused.
+    dev.enable_mfa_device(
+        UserName=user,
+        SerialNumber=device["SerialNumber"],
+        AuthenticationCode1=totp(seed, now - 60),
+        AuthenticationCode2=totp(seed, now - 30),
+    )
+    return str(device["SerialNumber"]), seed_text
+
+
+def _run_demo_instances(endpoint: str, production_root: Mapping[str, str]) -> dict[str, str]:
+    """The production account's tagged instances; their ids by Name."""
+    ec2 = _client("ec2", endpoint, production_root)
+    found: dict[str, str] = {}
+    for name, env in DEMO_INSTANCES.items():
+        made = ec2.run_instances(
+            ImageId=DEMO_IMAGE,
+            InstanceType="t3.micro",
+            MinCount=1,
+            MaxCount=1,
+            TagSpecifications=[
+                {
+                    "ResourceType": "instance",
+                    "Tags": [{"Key": "Name", "Value": name}, {"Key": "env", "Value": env}],
+                }
+            ],
+        )
+        found[name] = made["Instances"][0]["InstanceId"]
+    return found
+
+
 def demo_password(user: str) -> str:
     """A fresh console password for a demo user (printed by `make run`, kept in demo.json)."""
     import secrets
@@ -89,8 +170,6 @@ def build_world(
 
     The roots are `rolegate account create` outputs (AccountId, AccessKeyId, SecretAccessKey).
     """
-    from .mfa import base32_to_seed, totp
-
     development = development_root["AccountId"]
     production = production_root["AccountId"]
     prod = _client("iam", endpoint, production_root)
@@ -104,7 +183,24 @@ def build_world(
             RoleName=name, PolicyName="productionapp-rw", PolicyDocument=update_app_permissions()
         )
 
+    prod.create_role(
+        RoleName=TERMINATE_ROLE,
+        AssumeRolePolicyDocument=trust_development(development, require_mfa=True),
+        Description="Terminate production instances (MFA required)",
+    )
+    prod.put_role_policy(
+        RoleName=TERMINATE_ROLE,
+        PolicyName="terminate-production-instances",
+        PolicyDocument=terminate_instances_permissions(production),
+    )
+
     dev = _client("iam", endpoint, development_root)
+    dev.create_group(GroupName="Admins")
+    dev.put_group_policy(
+        GroupName="Admins",
+        PolicyName="administer-but-terminate-through-the-role",
+        PolicyDocument=admins_permissions(),
+    )
     dev.create_group(GroupName="Developers")
     dev.put_group_policy(
         GroupName="Developers",
@@ -135,7 +231,7 @@ def build_world(
         ),
     )
     users: dict[str, Any] = {}
-    for user, group in (("alice", "Developers"), ("bob", "Testers")):
+    for user, group in (("alice", "Developers"), ("bob", "Testers"), ("carol", "Admins")):
         dev.create_user(UserName=user)
         dev.add_user_to_group(GroupName=group, UserName=user)
         key = dev.create_access_key(UserName=user)["AccessKey"]
@@ -147,20 +243,9 @@ def build_world(
             "Password": password,
         }
 
-    device = dev.create_virtual_mfa_device(VirtualMFADeviceName="alice")["VirtualMFADevice"]
-    seed_text = device["Base32StringSeed"].decode()
-    seed = base32_to_seed(seed_text)
-    now = time.time()
-    # Enable with the two codes before the current one, so the current code is still unused.
-    first, second = totp(seed, now - 60), totp(seed, now - 30)
-    dev.enable_mfa_device(
-        UserName="alice",
-        SerialNumber=device["SerialNumber"],
-        AuthenticationCode1=first,
-        AuthenticationCode2=second,
-    )
-    users["alice"]["MfaSerial"] = device["SerialNumber"]
-    users["alice"]["MfaSeed"] = seed_text
+    for user in ("alice", "carol"):
+        users[user]["MfaSerial"], users[user]["MfaSeed"] = _enable_virtual_mfa(dev, user)
+    instances = _run_demo_instances(endpoint, production_root)
     return {
         "Endpoint": endpoint,
         "Accounts": {"development": development, "production": production},
@@ -168,7 +253,9 @@ def build_world(
         "Roles": {
             "UpdateApp": f"arn:aws:iam::{production}:role/UpdateApp",
             "UpdateAppMFA": f"arn:aws:iam::{production}:role/UpdateAppMFA",
+            TERMINATE_ROLE: f"arn:aws:iam::{production}:role/{TERMINATE_ROLE}",
         },
+        "Instances": instances,
         "Roots": {"development": dict(development_root), "production": dict(production_root)},
     }
 
@@ -213,13 +300,24 @@ def profiles_text(world: Mapping[str, Any]) -> str:
         f"endpoint_url = {endpoint}",
         "",
     ]
+    carol = world["Users"].get("carol")
+    if carol is not None and TERMINATE_ROLE in roles:  # worlds built before EC2 lack them
+        lines += [
+            "[profile rolegate-terminate]",
+            f"role_arn = {roles[TERMINATE_ROLE]}",
+            "source_profile = rolegate-carol",
+            f"mfa_serial = {carol['MfaSerial']}",
+            "region = us-east-1",
+            f"endpoint_url = {endpoint}",
+            "",
+        ]
     return "\n".join(lines)
 
 
-def current_mfa_code(world: Mapping[str, Any], at: float | None = None) -> str:
+def current_mfa_code(world: Mapping[str, Any], at: float | None = None, user: str = "alice") -> str:
     from .mfa import base32_to_seed, totp
 
-    seed = base32_to_seed(world["Users"]["alice"]["MfaSeed"])
+    seed = base32_to_seed(world["Users"][user]["MfaSeed"])
     return totp(seed, time.time() if at is None else at)
 
 

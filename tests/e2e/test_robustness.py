@@ -77,7 +77,7 @@ def test_huge_body_is_refused(server: RunningServer, account: NewAccount) -> Non
 
 def test_unknown_service_in_scope(server: RunningServer, account: NewAccount) -> None:
     body = b"Action=ListUsers&Version=2010-05-08"
-    _assert_aws_error(_signed(server, account, body, service="ec2"), 400)
+    _assert_aws_error(_signed(server, account, body, service="sqs"), 400)
 
 
 def test_garbage_authorization_header(server: RunningServer) -> None:

@@ -4,7 +4,10 @@ Importing this package registers every operation.
 """
 
 from . import (  # noqa: F401  (registration side effects)
+    accessanalyzer,
+    accessanalyzer_validate,
     cloudtrail,
+    ec2,
     iam_accounts,
     iam_credentials,
     iam_groups,
@@ -13,6 +16,7 @@ from . import (  # noqa: F401  (registration side effects)
     iam_managed_policies,
     iam_passwords,
     iam_roles,
+    iam_simulate,
     iam_users,
     sts,
 )

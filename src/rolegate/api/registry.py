@@ -65,6 +65,9 @@ class OperationContext:
     policy_cache: PolicyCache
     request_id: str
     services: Services
+    # The ARNs the call was authorized on (its audit record's resources): the gateway adds
+    # `resource(ctx)`; an operation that authorizes itself (per EC2 instance) adds its own.
+    resources: list[str] = field(default_factory=list)
 
     @property
     def now(self) -> datetime:
@@ -90,6 +93,9 @@ class Operation:
     # False for calls that need no permission (GetCallerIdentity) or that authorize
     # themselves against more than the caller's policies (AssumeRole and its trust policy).
     gateway_authorizes: bool = True
+    # A read that writes in a transaction of its own (ChangePassword's failure count): it
+    # may wait for the store's write lock, so it never runs on the server's event loop.
+    may_write: bool = False
 
 
 @dataclass(frozen=True)
@@ -112,6 +118,7 @@ def operation(
     resource: ResourceFn,
     writes: bool = False,
     gateway_authorizes: bool = True,
+    may_write: bool = False,
 ) -> Callable[[HandlerFn], HandlerFn]:
     """Register a handler for `service:name`."""
 
@@ -120,7 +127,14 @@ def operation(
         if key in REGISTRY:
             raise RuntimeError(f"operation {service}:{name} registered twice")
         REGISTRY[key] = Operation(
-            service, name, f"{service}:{name}", resource, handler, writes, gateway_authorizes
+            service,
+            name,
+            f"{service}:{name}",
+            resource,
+            handler,
+            writes,
+            gateway_authorizes,
+            may_write,
         )
         return handler
 

@@ -21,6 +21,7 @@ What is recorded, and where:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
@@ -72,6 +73,20 @@ S3_DATA_EVENTS: Final = frozenset(
 )
 _S3_LISTS: Final = frozenset({"ListObjects", "ListObjectsV2", "ListMultipartUploads"})
 _S3_COPIED_HEADERS: Final = ("x-amz-copy-source",)
+# EC2 resource ARNs an EC2 call is authorized on (`arn:aws:ec2:<region>:<account>:instance/
+# i-...`, images without an account); `instance/*` (RunInstances) names no resource.
+_EC2_ARN: Final = re.compile(r"arn:aws:ec2:[^:]*:([0-9]{12})?:(instance|image)/([^*]+)")
+_EC2_TYPES: Final = {"instance": "AWS::EC2::Instance", "image": "AWS::EC2::Image"}
+
+
+def _ec2_resource(arn: str) -> dict[str, str] | None:
+    found = _EC2_ARN.fullmatch(arn)
+    if found is None:
+        return None
+    resource = {"ARN": arn, "type": _EC2_TYPES[found.group(2)]}
+    if found.group(1):
+        resource["accountId"] = found.group(1)
+    return resource
 
 
 def query_records(
@@ -89,7 +104,7 @@ def query_records(
     user_agent: str | None,
     request_id: str,
 ) -> list[dict[str, Any]]:
-    """The records of one IAM/STS call (`error`: code and message of a failure)."""
+    """The records of one IAM/STS/EC2 call (`error`: code and message of a failure)."""
     read_only = read_only_name(operation)
     response = None
     if error is None and result and (not read_only or operation in _SESSION_RESULTS):
@@ -104,8 +119,8 @@ def query_records(
                 others.append(found["accountId"])
     else:
         for arn in resource_arns:
-            found = resource_of_arn(arn)
-            if found is not None:
+            found = resource_of_arn(arn) or _ec2_resource(arn)
+            if found is not None and found not in resources:
                 resources.append(found)
     record = api_call(
         identity=identity,
@@ -120,11 +135,18 @@ def query_records(
         read_only=read_only,
         request_parameters=clean(params) if params else None,
         response_elements=response,
-        error_code=error[0] if error else None,
+        error_code=_error_code(service, error[0]) if error else None,
         error_message=error[1] if error else None,
         resources=resources,
     )
     return shared_copies(record, others)
+
+
+def _error_code(service: str, code: str) -> str:
+    """EC2's records prefix the code with the fault side (`Client.UnauthorizedOperation`)."""
+    if service != "ec2":
+        return code
+    return f"Server.{code}" if code == "InternalFailure" else f"Client.{code}"
 
 
 def _s3_parameters(call: Call) -> dict[str, Any]:

@@ -18,7 +18,17 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..server.gateway import Gateway
-from . import audit_pages, federation, home, iam_pages, s3_pages, signin_pages, switch_role
+from . import (
+    analyzer_pages,
+    audit_pages,
+    ec2_pages,
+    federation,
+    home,
+    iam_pages,
+    s3_pages,
+    signin_pages,
+    switch_role,
+)
 from .aws import ConsoleAws
 from .web import Console
 
@@ -66,8 +76,19 @@ def create_console(gateway: Gateway, api: ASGIApp) -> ASGIApp:
     """The console app; `api` answers its in-process AWS calls."""
     console = Console(gateway, ConsoleAws(api))
     routes: list[Route | Mount] = [Mount("/console/static", StaticFiles(directory=_STATIC))]
-    for module in (signin_pages, home, switch_role, federation, s3_pages, iam_pages, audit_pages):
+    for module in (
+        signin_pages,
+        home,
+        switch_role,
+        federation,
+        s3_pages,
+        iam_pages,
+        audit_pages,
+        ec2_pages,
+        analyzer_pages,
+    ):
         routes.extend(module.routes(console))
+
     async def not_found(request: Request, exc: Exception) -> Response:
         identity = await console.identity(request)
         status = getattr(exc, "status_code", 404)

@@ -7,6 +7,7 @@ from typing import Any, Final
 
 from sqlalchemy import Row, insert, update
 
+from ..analyzer.scan import resource_changed, resource_removed
 from ..errors import EntityAlreadyExists, LimitExceeded
 from ..ids import ROLE_ID_PREFIX, iam_arn, new_unique_id
 from ..policy import PolicyKind
@@ -142,7 +143,9 @@ def create_role(
     )
     if tags:
         put_tags(uow, role_id, tags)
-    return get_role(uow, account_id, name)
+    created = get_role(uow, account_id, name)
+    resource_changed(uow, account_id, role_arn(created))  # Access Analyzer's findings
+    return created
 
 
 def list_roles(uow: UnitOfWork, account_id: str, path_prefix: str = "/") -> list[Row[Any]]:
@@ -178,12 +181,14 @@ def update_trust_policy(uow: UnitOfWork, account_id: str, name: str, document: s
     row = get_role(uow, account_id, name)
     stored = bind_principals(uow, document)
     uow.connection.execute(update(roles).where(roles.c.id == row.id).values(trust_policy=stored))
+    resource_changed(uow, account_id, role_arn(row))  # Access Analyzer's findings
 
 
 def delete_role(uow: UnitOfWork, account_id: str, name: str) -> None:
     uow.lock_account(account_id)
     row = get_role(uow, account_id, name)
     delete_named(uow, roles, row, POLICY_CONFLICTS)
+    resource_removed(uow, role_arn(row))  # Access Analyzer's findings
 
 
 def tag_role(

@@ -21,6 +21,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
+from ..analyzer.scan import bucket_changed, resource_removed
 from ..store.database import UnitOfWork, as_utc
 from ..store.driver import DriverStatement
 from .schema import s3_buckets, s3_objects, s3_parts, s3_uploads
@@ -193,6 +194,7 @@ def delete_bucket(uow: UnitOfWork, name: str) -> list[str]:
     uow.connection.execute(delete(s3_parts).where(s3_parts.c.upload_id.in_(uploads)))
     uow.connection.execute(delete(s3_uploads).where(s3_uploads.c.bucket == name))
     uow.connection.execute(delete(s3_buckets).where(s3_buckets.c.name == name))
+    resource_removed(uow, f"arn:aws:s3:::{name}")  # Access Analyzer's findings
     return blobs
 
 
@@ -201,6 +203,7 @@ def set_bucket_policy(uow: UnitOfWork, name: str, policy: str | None) -> None:
     uow.connection.execute(
         update(s3_buckets).where(s3_buckets.c.name == name).values(policy=policy)
     )
+    bucket_changed(uow, name)  # Access Analyzer's findings
 
 
 # ---------------------------------------------------------------------------- objects

@@ -25,7 +25,13 @@ from ..wire.query import get_protocol
 from .allocator import tune_allocator
 from .gateway import Gateway
 from .recycle import ConnectionRecycler
-from .routing import JSON_SERVICES, ConsoleRoute, service_of
+from .routing import (
+    EC2_SERVICES,
+    JSON_SERVICES,
+    REST_JSON_SERVICES,
+    ConsoleRoute,
+    service_of,
+)
 
 __all__ = [
     "AUDIT_ENV",
@@ -92,7 +98,7 @@ def create_app(
             body = await _read_body(request, MAX_QUERY_BODY)
         except _BodyTooLarge:
             rid = new_request_id()
-            if service in JSON_SERVICES:
+            if service in JSON_SERVICES or service in REST_JSON_SERVICES:
                 _, error = json_error_response(
                     "RequestEntityTooLarge", "Request body is too large.", 413
                 )
@@ -101,7 +107,7 @@ def create_app(
                     413,
                     {"Content-Type": "application/x-amz-json-1.1", "x-amzn-RequestId": rid},
                 )
-            error = get_protocol("iam").serialize_error(
+            error = get_protocol("ec2" if service in EC2_SERVICES else "iam").serialize_error(
                 "RequestEntityTooLarge", "Request body is too large.", 413, rid
             )
             return Response(error, 413, {"Content-Type": "text/xml", "x-amzn-RequestId": rid})
@@ -114,8 +120,17 @@ def create_app(
             body=body,
         )
         source_ip = request.client.host if request.client else "127.0.0.1"
+        if service in REST_JSON_SERVICES:
+            handler = gateway.handle_rest_json
+        elif service in EC2_SERVICES:
+            handler = gateway.handle_ec2
+        else:
+            handler = gateway.handle_json if service in JSON_SERVICES else gateway.handle
+        if handler == gateway.handle and gateway.serves_on_loop(service, body):
+            result = handler(http_request, source_ip, scope.get(EXPLANATIONS_SCOPE_KEY))
+            return Response(result.body, result.status, result.headers)
         result = await anyio.to_thread.run_sync(
-            gateway.handle_json if service in JSON_SERVICES else gateway.handle,
+            handler,
             http_request,
             source_ip,
             scope.get(EXPLANATIONS_SCOPE_KEY),

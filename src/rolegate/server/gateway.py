@@ -7,6 +7,7 @@ answered with a 500 `InternalFailure` that carries no traceback.
 from __future__ import annotations
 
 import logging
+import re
 import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ from ..audit.record import shared_identity_for_key, shared_identity_for_session
 from ..audit.recorder import AuditTrail, audit_trail_for
 from ..clock import Clock, SystemClock
 from ..errors import AccessDenied, InvalidClientTokenId, ServiceError
-from ..iam.access_keys import KeyOwner, find_key_owner, record_key_use
+from ..iam.access_keys import KeyOwner, find_key_owner
 from ..iam.authorization import PolicyCache
 from ..ids import request_id as new_request_id
 from ..policy import Request, evaluate
@@ -36,16 +37,19 @@ from ..wire.json_protocol import (
 )
 from ..wire.protocol_errors import ProtocolError
 from ..wire.query import get_protocol, parse_form_body
+from ..wire.restjson import RestJsonServiceProtocol, rest_json_protocol_for
 from .auth import KeyDirectory, access_denied_message, caller_for, session_caller
-from .routing import JSON_SERVICES, QUERY_SERVICES
+from .key_use import KeyUseRecorder
+from .routing import EC2_SERVICES, JSON_SERVICES, QUERY_SERVICES, REST_JSON_SERVICES
 
 __all__ = ["Gateway", "WireResponse"]
 
 log = logging.getLogger("rolegate.gateway")
 
 INVALID_TOKEN_MESSAGE: Final = "The security token included in the request is invalid."
-_KEY_USE_INTERVAL: Final = 60.0
 _INTERNAL_FAILURE: Final = "The request processing has failed because of an unknown error."
+_FORM_ACTION: Final = re.compile(rb"(?:^|&)Action=([^&]*)")
+_MFA_MEMBERS: Final = re.compile(rb"(?:^|&)(?:SerialNumber|TokenCode)=")
 
 
 @dataclass(frozen=True)
@@ -135,6 +139,20 @@ class _Wire:
             {"Content-Type": self.content_type(service), "x-amzn-RequestId": request_id},
         )
 
+    def error_response(
+        self,
+        service: str | None,
+        code: str,
+        message: str,
+        status: int,
+        request_id: str,
+        sender: bool,
+        fields: Mapping[str, Any] | None,
+    ) -> WireResponse:
+        """The error answer; `fields` are members of a modeled error (REST-JSON's)."""
+        status, body = self.error(service, code, message, status, request_id, sender)
+        return self.response(service, status, body, request_id)
+
 
 class _QueryWire(_Wire):
     """AWS Query: form bodies, XML answers (IAM, STS)."""
@@ -181,6 +199,28 @@ class _QueryWire(_Wire):
         )
 
 
+class _Ec2Wire(_QueryWire):
+    """EC2's Query variant: form bodies, answers without a result wrapper, errors in
+    `<Response><Errors>` (the same `wire.query` machinery, driven by the `ec2` model)."""
+
+    services = EC2_SERVICES
+
+    def error(
+        self,
+        service: str | None,
+        code: str,
+        message: str,
+        status: int,
+        request_id: str,
+        sender: bool,
+    ) -> tuple[int, bytes]:
+        protocol = get_protocol(service or "ec2")
+        return status, protocol.serialize_error(code, message, status, request_id, sender)
+
+    def content_type(self, service: str | None) -> str:
+        return "text/xml;charset=UTF-8"
+
+
 class _JsonWire(_Wire):
     """awsJson: the operation in X-Amz-Target, JSON bodies and answers (CloudTrail)."""
 
@@ -222,8 +262,65 @@ class _JsonWire(_Wire):
         )
 
 
+class _RestJsonWire(_JsonWire):
+    """REST-JSON: the operation from method and path, members from the URI, query, headers
+    and a JSON body; the error code in `x-amzn-ErrorType` (IAM Access Analyzer). Refusing
+    an unknown service or operation is awsJson's."""
+
+    services = REST_JSON_SERVICES
+
+    def _protocol(self, service: str | None) -> RestJsonServiceProtocol:
+        return rest_json_protocol_for(service or "access-analyzer")
+
+    def parse(
+        self, service: str, request: sigv4.HttpRequest, trace: _Trace
+    ) -> tuple[Any, dict[str, Any]]:
+        return self._protocol(service).parse_request(
+            request.method, request.path, request.query, request.headers, request.body or b""
+        )
+
+    def serialize(self, service: str, operation: Any, result: Any, request_id: str) -> bytes:
+        status, headers, body = self._protocol(service).serialize_response(operation, result)
+        if status != 200 or headers:  # no served operation has either (the pipeline says 200)
+            raise ValueError(f"{operation.name}: status {status} / headers {sorted(headers)}")
+        return body
+
+    def error(
+        self,
+        service: str | None,
+        code: str,
+        message: str,
+        status: int,
+        request_id: str,
+        sender: bool,
+    ) -> tuple[int, bytes]:
+        status, _, body = self._protocol(service).error_response(code, message, status)
+        return status, body
+
+    def error_response(
+        self,
+        service: str | None,
+        code: str,
+        message: str,
+        status: int,
+        request_id: str,
+        sender: bool,
+        fields: Mapping[str, Any] | None,
+    ) -> WireResponse:
+        protocol = self._protocol(service)
+        status, headers, body = protocol.error_response(code, message, status, fields=fields)
+        answer = self.response(service, status, body, request_id)
+        answer.headers.update(headers)
+        return answer
+
+    def content_type(self, service: str | None) -> str:
+        return str(RestJsonServiceProtocol.content_type)
+
+
 _QUERY: Final = _QueryWire()
+_EC2: Final = _Ec2Wire()
 _JSON: Final = _JsonWire()
+_REST_JSON: Final = _RestJsonWire()
 
 
 class Gateway:
@@ -251,9 +348,31 @@ class Gateway:
             authorize=self.authorize,
             evaluation_context=self.evaluation_context,
         )
-        self._key_use: dict[str, float] = {}
+        # Last use of access keys, written in batches by a thread of its own.
+        self.key_use = KeyUseRecorder(database, self.clock)
+        # SQLite reads take microseconds and never wait on a lock: such Query calls are
+        # answered on the server's event loop (`serves_on_loop`), not in a thread.
+        self.reads_on_loop = database.is_sqlite and not self.audit.writes_per_request
 
     # ------------------------------------------------------------------ entry points
+    def serves_on_loop(self, service: str, body: bytes) -> bool:
+        """Whether `handle` may run on the event loop for this Query request: on SQLite, an
+        operation that only reads, without an MFA code (using one up writes). A write (or
+        anything unsure: the Action not in the body, say) goes to a thread: it may wait for
+        the store's write lock."""
+        if not self.reads_on_loop or service not in QUERY_SERVICES:
+            return False
+        found = _FORM_ACTION.search(body)
+        if found is None or b"%" in found.group(1):
+            return False
+        operation = REGISTRY.get((service, found.group(1).decode("ascii", "replace")))
+        return (
+            operation is not None
+            and not operation.writes
+            and not operation.may_write
+            and _MFA_MEMBERS.search(body) is None
+        )
+
     def handle(
         self,
         request: sigv4.HttpRequest,
@@ -264,6 +383,15 @@ class Gateway:
         (the console), receives the engine's failure details of an AccessDenied."""
         return self._serve(_QUERY, request, source_ip, explanations)
 
+    def handle_ec2(
+        self,
+        request: sigv4.HttpRequest,
+        source_ip: str,
+        explanations: list[Mapping[str, Any]] | None = None,
+    ) -> WireResponse:
+        """Answer one EC2 request (its variant of the Query protocol)."""
+        return self._serve(_EC2, request, source_ip, explanations)
+
     def handle_json(
         self,
         request: sigv4.HttpRequest,
@@ -272,6 +400,15 @@ class Gateway:
     ) -> WireResponse:
         """Answer one JSON-protocol (awsJson) request: CloudTrail's."""
         return self._serve(_JSON, request, source_ip, explanations)
+
+    def handle_rest_json(
+        self,
+        request: sigv4.HttpRequest,
+        source_ip: str,
+        explanations: list[Mapping[str, Any]] | None = None,
+    ) -> WireResponse:
+        """Answer one REST-JSON request: IAM Access Analyzer's."""
+        return self._serve(_REST_JSON, request, source_ip, explanations)
 
     def _serve(
         self,
@@ -291,6 +428,7 @@ class Gateway:
         started = self.clock.now()
         trace = _Trace(source_ip, request_id)
         service: str | None = None
+        fields: Mapping[str, Any] | None = None  # members of a modeled error (REST-JSON)
         try:
             # Reads run in the transaction that authenticated the key; writes re-read the key
             # owner under the write lock in a transaction of their own.
@@ -321,18 +459,19 @@ class Gateway:
             failure = (error.code, error.message, error.http_status, True)
         except ProtocolError as error:
             failure = (error.code, error.message, error.http_status, error.sender)
+            fields = getattr(error, "fields", None)
             self._audit(trace, request, started, None, (error.code, error.message))
         except ServiceError as error:
             if explanations is not None and error.explanation is not None:
                 explanations.append(error.explanation)
             failure = (error.code, error.message, error.http_status, error.sender)
+            fields = getattr(error, "fields", None)
             self._audit(trace, request, started, None, (error.code, error.message))
         except Exception:
             log.exception("request %s failed", request_id)
             failure = ("InternalFailure", _INTERNAL_FAILURE, 500, False)
             self._audit(trace, request, started, None, ("InternalFailure", _INTERNAL_FAILURE))
-        status, body = wire.error(service, *failure[:3], request_id, failure[3])
-        return wire.response(service, status, body, request_id)
+        return wire.error_response(service, *failure[:3], request_id, failure[3], fields)
 
     # ------------------------------------------------------------------ steps
     def _caller(self, uow: UnitOfWork, keys: KeyDirectory, *, recheck: bool = False) -> Caller:
@@ -355,6 +494,7 @@ class Gateway:
             policy_cache=self.policy_cache,
             request_id=call.request_id,
             services=self.services,
+            resources=call.resources,
         )
         if call.operation.gateway_authorizes:
             resource = call.operation.resource(ctx)
@@ -481,12 +621,4 @@ class Gateway:
         return verified, caller
 
     def _note_key_use(self, owner: KeyOwner, service: str, region: str) -> None:
-        """Record last use at most once a minute per key (a write per request would serialize
-        every reader behind the store's write lock)."""
-        moment = self.clock.now().timestamp()
-        last = self._key_use.get(owner.access_key_id)
-        if last is not None and moment - last < _KEY_USE_INTERVAL:
-            return
-        self._key_use[owner.access_key_id] = moment
-        with self.database.write() as uow:
-            record_key_use(uow, owner.access_key_id, service, region)
+        self.key_use.note(owner.access_key_id, service, region)

@@ -12,8 +12,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 __all__ = [
     "CONSOLE_PREFIXES",
+    "EC2_SERVICES",
     "JSON_SERVICES",
     "QUERY_SERVICES",
+    "REST_JSON_SERVICES",
     "ConsoleRoute",
     "is_console_request",
     "service_of",
@@ -22,6 +24,10 @@ __all__ = [
 QUERY_SERVICES: Final = frozenset({"iam", "sts"})
 # Services of the AWS JSON protocol (`X-Amz-Target`, `application/x-amz-json-1.1`).
 JSON_SERVICES: Final = frozenset({"cloudtrail"})
+# EC2's variant of the Query protocol (its own input names, `<Response><Errors>` errors).
+EC2_SERVICES: Final = frozenset({"ec2"})
+# Services of the REST-JSON protocol (operation from method and path): IAM Access Analyzer.
+REST_JSON_SERVICES: Final = frozenset({"access-analyzer"})
 _SCOPE_SERVICE: Final = re.compile(r"Credential=[^/,\s]+/\d{8}/[^/,\s]+/([^/,\s]+)/aws4_request")
 
 

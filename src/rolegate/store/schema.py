@@ -26,10 +26,16 @@ from sqlalchemy import (
 __all__ = [
     "access_keys",
     "accounts",
+    "analyzed_resources",
+    "analyzer_archive_rules",
+    "analyzer_findings",
+    "analyzers",
     "audit_data_events",
     "audit_event_resources",
     "audit_events",
     "console_sessions",
+    "ec2_instances",
+    "ec2_tags",
     "entity_tags",
     "group_members",
     "groups",
@@ -319,4 +325,105 @@ audit_event_resources = Table(
     Index("ix_audit_resources_name", "account_id", "resource_name", "event_time"),
     Index("ix_audit_resources_type", "account_id", "resource_type", "event_time"),
     Index("ix_audit_resources_event", "event_id"),
+)
+
+# EC2 (`rolegate.ec2`): instances of an account in a region. `state` is the last state a
+# call put it in at `state_changed_at`; the transient states (pending, stopping,
+# shutting-down) end on the store's clock when read, so no timer writes rows.
+ec2_instances = Table(
+    "ec2_instances",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("account_id", String(12), nullable=False),
+    Column("region", String(32), nullable=False),
+    Column("reservation_id", String(32), nullable=False),
+    Column("image_id", String(32), nullable=False),
+    Column("instance_type", String(32), nullable=False),
+    Column("key_name", String(255), nullable=True),
+    Column("subnet_id", String(32), nullable=True),
+    Column("private_ip", String(15), nullable=False),
+    Column("launch_index", Integer, nullable=False),
+    Column("state", String(16), nullable=False),
+    _when("state_changed_at"),
+    _when("launch_time"),
+    Column("disable_api_termination", Boolean, nullable=False),
+    Index("ix_ec2_instances_account", "account_id", "region", "id"),
+)
+
+# EC2 tags (case-sensitive keys), by resource id.
+ec2_tags = Table(
+    "ec2_tags",
+    metadata,
+    Column("resource_id", String(32), nullable=False),
+    Column("account_id", String(12), nullable=False),
+    Column("key", String(128), nullable=False),
+    Column("value", String(256), nullable=False),
+    PrimaryKeyConstraint("resource_id", "key"),
+    Index("ix_ec2_tags_account", "account_id", "key"),
+)
+
+# IAM Access Analyzer (`rolegate.analyzer`): analyzers of an account in a region, their archive
+# rules, findings (JSON columns hold the AWS-shaped maps and lists) and analyzed resources.
+analyzers = Table(
+    "analyzers",
+    metadata,
+    Column("arn", String(1024), primary_key=True),
+    Column("account_id", String(12), nullable=False),
+    Column("region", String(32), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("type", String(32), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("tags", Text, nullable=False),  # JSON object
+    _when("created_at"),
+    Column("last_resource_analyzed", String(2048), nullable=True),
+    _when("last_resource_analyzed_at", nullable=True),
+    UniqueConstraint("account_id", "region", "name", name="uq_analyzers_account_name"),
+)
+
+analyzer_archive_rules = Table(
+    "analyzer_archive_rules",
+    metadata,
+    Column("analyzer_arn", String(1024), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("filter", Text, nullable=False),  # JSON FilterCriteriaMap
+    _when("created_at"),
+    _when("updated_at"),
+    PrimaryKeyConstraint("analyzer_arn", "name"),
+)
+
+analyzer_findings = Table(
+    "analyzer_findings",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("analyzer_arn", String(1024), nullable=False),
+    Column("resource_arn", String(2048), nullable=False),
+    Column("resource_type", String(64), nullable=False),
+    Column("resource_owner_account", String(12), nullable=False),
+    Column("grant_key", String(2048), nullable=False),  # principal + condition, canonical JSON
+    Column("principal", Text, nullable=False),  # JSON
+    Column("actions", Text, nullable=False),  # JSON list
+    Column("condition", Text, nullable=False),  # JSON map
+    Column("is_public", Boolean, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("sources", Text, nullable=True),  # JSON list (S3)
+    Column("witness", Text, nullable=True),  # JSON request the engine allows
+    _when("created_at"),
+    _when("analyzed_at"),
+    _when("updated_at"),
+    Index("ix_analyzer_findings_resource", "analyzer_arn", "resource_arn"),
+)
+
+analyzed_resources = Table(
+    "analyzed_resources",
+    metadata,
+    Column("analyzer_arn", String(1024), nullable=False),
+    Column("resource_arn", String(2048), nullable=False),
+    Column("resource_type", String(64), nullable=False),
+    Column("resource_owner_account", String(12), nullable=False),
+    Column("is_public", Boolean, nullable=False),
+    Column("actions", Text, nullable=False),  # JSON list
+    _when("created_at"),
+    _when("analyzed_at"),
+    _when("updated_at"),
+    PrimaryKeyConstraint("analyzer_arn", "resource_arn"),
 )

@@ -33,12 +33,19 @@ from botocore.model import (  # type: ignore[import-untyped]
 
 from rolegate.wire.protocol_errors import ModeledError, modeled_error
 from rolegate.wire.query_parse import (
+    EC2_DIALECT,
+    QUERY_DIALECT,
     FormInput,
     QueryProtocolError,
     parse_form_body,
     parse_operation_request,
 )
-from rolegate.wire.query_serialize import serialize_error_body, serialize_operation_result
+from rolegate.wire.query_serialize import (
+    serialize_ec2_error_body,
+    serialize_ec2_result,
+    serialize_error_body,
+    serialize_operation_result,
+)
 
 __all__ = [
     "ModeledError",
@@ -54,13 +61,17 @@ __all__ = [
 
 
 class ServiceProtocol:
-    """One query-protocol service model and the operations on it."""
+    """One query-protocol service model and the operations on it; EC2's variant of the
+    protocol (``ec2``: its own input names and flattened lists, no result wrapper, errors in
+    ``<Response><Errors>``) for a model of that protocol."""
 
     def __init__(self, model: ServiceModel) -> None:
         protocols = model.metadata.get("protocols") or [model.metadata.get("protocol")]
-        if "query" not in protocols:
+        if "query" not in protocols and "ec2" not in protocols:
             raise ValueError(f"{model.service_name}: not a query-protocol model ({protocols})")
         self.model = model
+        self.is_ec2 = "query" not in protocols
+        self._dialect = EC2_DIALECT if self.is_ec2 else QUERY_DIALECT
         self._errors_by_code: dict[str, ModeledError] | None = None
 
     @classmethod
@@ -96,7 +107,7 @@ class ServiceProtocol:
         Raises :class:`QueryProtocolError` (``MissingAction``, ``InvalidAction``,
         ``ValidationError``, ``InvalidParameterValue``) for anything a client could send.
         """
-        return parse_operation_request(self.model, form)
+        return parse_operation_request(self.model, form, self._dialect)
 
     # ---- responses
     def serialize_response(
@@ -105,6 +116,8 @@ class ServiceProtocol:
         """The success XML of ``operation`` for ``result`` (a dict shaped like its output)."""
         if isinstance(operation, str):
             operation = self.operation(operation)
+        if self.is_ec2:
+            return serialize_ec2_result(operation, result, request_id)
         return serialize_operation_result(operation, result, request_id)
 
     def serialize_error(
@@ -124,6 +137,8 @@ class ServiceProtocol:
         """
         if not 300 <= http_status <= 599:
             raise ValueError(f"not an error status: {http_status}")
+        if self.is_ec2:
+            return serialize_ec2_error_body(code=code, message=message, request_id=request_id)
         shape = self.model.shape_for(error_shape) if error_shape else None
         return serialize_error_body(
             code=code,
@@ -201,6 +216,8 @@ def serialize_response(
     operation: OperationModel, result: Mapping[str, Any] | None, request_id: str
 ) -> bytes:
     """See :meth:`ServiceProtocol.serialize_response`."""
+    if operation.metadata.get("protocol") == "ec2":
+        return serialize_ec2_result(operation, result, request_id)
     return serialize_operation_result(operation, result, request_id)
 
 

@@ -39,7 +39,7 @@ import re
 import sys
 import unicodedata
 import urllib.parse
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -51,8 +51,11 @@ from botocore.model import OperationModel, ServiceModel, Shape  # type: ignore[i
 from rolegate.wire.protocol_errors import ProtocolError
 
 __all__ = [
+    "EC2_DIALECT",
     "MAX_NESTING_DEPTH",
+    "QUERY_DIALECT",
     "FormInput",
+    "QueryDialect",
     "QueryProtocolError",
     "compile_model_pattern",
     "parse_form_body",
@@ -359,8 +362,10 @@ _MISSING: Final = object()
 
 
 class _RequestParser:
-    def __init__(self) -> None:
+    def __init__(self, dialect: QueryDialect) -> None:
+        self.dialect = dialect
         self.errors: list[str] = []
+        self.missing: list[str] = []  # wire names of absent required members
 
     def fail(self, value: Any, path: str, message: str) -> None:
         shown = "null" if value is None else f"'{_show(value)}'"
@@ -368,6 +373,8 @@ class _RequestParser:
 
     # ---- checks
     def check(self, shape: Shape, value: Any, path: str) -> None:
+        if not self.dialect.checks_constraints:
+            return
         for message in _violations(shape, value):
             self.fail(value, path, message)
         if shape.type_name == "list" and shape.member.type_name in _SCALARS:
@@ -418,13 +425,13 @@ class _RequestParser:
         return raw
 
     def structure(self, shape: Shape, node: _Node, path: str, wire: str, depth: int) -> Any:
-        mark = len(self.errors)
+        mark, missing_mark = len(self.errors), len(self.missing)
         result: dict[str, Any] = {}
         required = set(shape.required_members)
         missing: list[str] = []
         for name, member in shape.members.items():
             child, key = None, ""
-            for key in _member_keys(member, name):
+            for key in self.dialect.member_keys(member, name):
                 child = node.children.get(key)
                 if child is not None:
                     break
@@ -433,6 +440,7 @@ class _RequestParser:
             if value is _MISSING:
                 if name in required:
                     missing.append(mpath)
+                    self.missing.append(mwire)
                     self.fail(None, mpath, "Member must not be null")
                 continue
             self.check(member, value, mpath)
@@ -440,13 +448,14 @@ class _RequestParser:
         if not result and depth > 0:
             # Nothing of this structure was sent: it is absent, not an empty one.
             del self.errors[mark:]
+            del self.missing[missing_mark:]
             return _MISSING
         return result
 
     def list(self, shape: Shape, node: _Node, path: str, wire: str, depth: int) -> Any:
         member: Shape = shape.member
         container: _Node | None
-        if shape.serialization.get("flattened"):
+        if self.dialect.flat_lists or shape.serialization.get("flattened"):
             container, prefix = node, wire
         else:
             element = member.serialization.get("name", "member")
@@ -520,11 +529,57 @@ def _member_keys(member: Shape, member_name: str) -> tuple[str, ...]:
     return (own,)
 
 
+def _ec2_member_keys(member: Shape, member_name: str) -> tuple[str, ...]:
+    """EC2's form key of a member: ``queryName``, else its ``locationName`` capitalized, else
+    the member name (botocore's ``EC2Serializer``)."""
+    serialization: Mapping[str, Any] = member.serialization
+    if "queryName" in serialization:
+        return (str(serialization["queryName"]),)
+    name = serialization.get("name")
+    if name:
+        return (str(name)[:1].upper() + str(name)[1:],)
+    return (member_name,)
+
+
+@dataclass(frozen=True, slots=True)
+class QueryDialect:
+    """What differs between the Query protocol (IAM, STS) and its EC2 variant on input: the
+    form key of a member, whether every list is flattened (EC2: ``InstanceId.1``), and how a
+    missing required member or an unknown action is worded."""
+
+    member_keys: Callable[[Shape, str], tuple[str, ...]]
+    flat_lists: bool
+    # EC2 answers a missing required member with ``MissingParameter`` (the first one).
+    missing_parameter: bool
+    # EC2 checks values itself (its model's enums, e.g. instance types, are no promise of
+    # what a region offers): no Coral-style min/max/pattern/enum validation.
+    checks_constraints: bool
+
+    def unknown_action(self, action: str, version: str | None) -> QueryProtocolError:
+        if self.missing_parameter:
+            return QueryProtocolError(
+                "InvalidAction", f"The action {action} is not valid for this web service."
+            )
+        return QueryProtocolError(
+            "InvalidAction",
+            f"Could not find operation {action} for version "
+            f"{version if version is not None else 'NO_VERSION_SPECIFIED'}",
+        )
+
+
+QUERY_DIALECT: Final = QueryDialect(
+    _member_keys, flat_lists=False, missing_parameter=False, checks_constraints=True
+)
+EC2_DIALECT: Final = QueryDialect(
+    _ec2_member_keys, flat_lists=True, missing_parameter=True, checks_constraints=False
+)
+
+
 # --------------------------------------------------------------------------- entry point
 
 
 def parse_operation_request(
-    model: ServiceModel, form: FormInput
+    model: ServiceModel, form: FormInput, dialect: QueryDialect = QUERY_DIALECT
 ) -> tuple[OperationModel, dict[str, Any]]:
     """Resolve ``Action``/``Version`` against ``model`` and parse the operation's params."""
     tree = _build_tree(_pairs(form))
@@ -535,17 +590,17 @@ def parse_operation_request(
         raise QueryProtocolError("MissingAction", "Missing Action")
     api_version = model.metadata.get("apiVersion")
     if action not in model.operation_names or version != api_version:
-        raise QueryProtocolError(
-            "InvalidAction",
-            f"Could not find operation {action} for version "
-            f"{version if version is not None else 'NO_VERSION_SPECIFIED'}",
-        )
+        raise dialect.unknown_action(action, version)
     operation = model.operation_model(action)
     shape: Shape | None = operation.input_shape
     if shape is None:
         return operation, {}
-    parser = _RequestParser()
+    parser = _RequestParser(dialect)
     params = parser.structure(shape, tree, "", "", 0)
+    if parser.missing and dialect.missing_parameter:
+        raise QueryProtocolError(
+            "MissingParameter", f"The request must contain the parameter {parser.missing[0]}"
+        )
     if parser.errors:
         count = len(parser.errors)
         raise QueryProtocolError(

@@ -24,10 +24,16 @@ from .timestamps import format_timestamp as shared_format_timestamp
 from .xml_writer import XmlWriter, scalar_text, xml_escape
 
 __all__ = [
+    "EC2_NAMESPACE",
     "format_timestamp",
+    "serialize_ec2_error_body",
+    "serialize_ec2_result",
     "serialize_error_body",
     "serialize_operation_result",
 ]
+
+# The namespace EC2 writes (the model's ``xmlNamespace`` lacks the trailing slash).
+EC2_NAMESPACE = "http://ec2.amazonaws.com/doc/2016-11-15/"
 
 
 def format_timestamp(value: Any, timestamp_format: str = "iso8601") -> str:
@@ -95,3 +101,35 @@ def serialize_error_body(
         writer.members(error_shape, extra)
     writer.parts.append(f"</Error><RequestId>{xml_escape(request_id)}</RequestId></ErrorResponse>")
     return "".join(writer.parts).encode("utf-8")
+
+
+def serialize_ec2_result(
+    operation: OperationModel, result: Mapping[str, Any] | None, request_id: str
+) -> bytes:
+    """EC2's variant: ``<OpResponse xmlns=..><requestId>..</requestId>members..``, no result
+    wrapper; an operation without output answers ``<return>true</return>``."""
+    name: str = operation.name
+    shape: Shape | None = operation.output_shape
+    body = {k: v for k, v in (result or {}).items() if k != "ResponseMetadata"}
+    writer = XmlWriter(_scalar)
+    writer.parts.append(
+        f"<{name}Response{_xmlns(EC2_NAMESPACE)}><requestId>{xml_escape(request_id)}</requestId>"
+    )
+    if shape is not None:
+        writer.members(shape, body)
+    elif body:
+        raise ValueError(f"{name} has no output, got {sorted(body)}")
+    else:
+        writer.parts.append("<return>true</return>")
+    writer.parts.append(f"</{name}Response>")
+    return "".join(writer.parts).encode("utf-8")
+
+
+def serialize_ec2_error_body(*, code: str, message: str | None, request_id: str) -> bytes:
+    """``<Response><Errors><Error><Code>..<Message>..</Error></Errors><RequestID>..``."""
+    text = f"<Message>{xml_escape(message)}</Message>" if message is not None else ""
+    return (
+        f'<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error>'
+        f"<Code>{xml_escape(code)}</Code>{text}</Error></Errors>"
+        f"<RequestID>{xml_escape(request_id)}</RequestID></Response>"
+    ).encode()
