@@ -14,6 +14,7 @@ from typing import Final
 from ..policy.conditions import OperatorSpec, SetQualifier, parse_operator
 from ..policy.located import LocatedArray, LocatedNode, LocatedObject, LocatedScalar
 from ..policy.model import VERSION_2008, VERSION_2012
+from ..policy.parse import STATEMENT_ELEMENTS, TOP_LEVEL_ELEMENTS
 from .validate_findings import ERROR, SECURITY_WARNING, SUGGESTION, WARNING, FindingSink, Path, Spot
 
 __all__ = [
@@ -34,18 +35,6 @@ class PolicyType(Enum):
 
 
 TRUST_POLICY: Final = "AWS::IAM::AssumeRolePolicyDocument"
-_TOP_LEVEL: Final = ("Version", "Id", "Statement")
-_STATEMENT_ELEMENTS: Final = (
-    "Sid",
-    "Effect",
-    "Principal",
-    "NotPrincipal",
-    "Action",
-    "NotAction",
-    "Resource",
-    "NotResource",
-    "Condition",
-)
 _PRINCIPAL_KEYS: Final = ("AWS", "CanonicalUser", "Federated", "Service")
 
 
@@ -163,7 +152,7 @@ class _Reader:
         if not isinstance(root, LocatedObject):
             self.mistyped(Spot((), root), "Object")
             return []
-        self.unknown_elements(root, (), _TOP_LEVEL)
+        self.unknown_elements(root, (), TOP_LEVEL_ELEMENTS)
         whole = Spot((), root)
         version = root.get("Version")
         if version is None:
@@ -216,7 +205,7 @@ class _Reader:
 
     def statement(self, view: StatementView) -> StatementView:
         node = view.node
-        self.unknown_elements(node, view.path, _STATEMENT_ELEMENTS)
+        self.unknown_elements(node, view.path, STATEMENT_ELEMENTS)
         self.sid(view)
         self.effect(view)
         view.actions, view.not_actions = self.pair(view, "Action", "NotAction")

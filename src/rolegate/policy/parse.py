@@ -23,6 +23,8 @@ from .model import (
 
 __all__ = [
     "DEFAULT_SIZE_LIMITS",
+    "STATEMENT_ELEMENTS",
+    "TOP_LEVEL_ELEMENTS",
     "parse_policy",
     "policy_size",
     "validate_policy",
@@ -39,8 +41,8 @@ DEFAULT_SIZE_LIMITS: Final[Mapping[PolicyKind, int]] = {
     PolicyKind.RESOURCE: 20480,
 }
 
-_TOP_LEVEL: Final = ("Version", "Id", "Statement")
-_STATEMENT_FIELDS: Final = (
+TOP_LEVEL_ELEMENTS: Final = ("Version", "Id", "Statement")
+STATEMENT_ELEMENTS: Final = (
     "Sid",
     "Effect",
     "Principal",
@@ -284,7 +286,7 @@ def _parse(
         return None, check.issues
     check.check_duplicates(document)
     for key in document:
-        if key not in _TOP_LEVEL:
+        if key not in TOP_LEVEL_ELEMENTS:
             check.fail(f"Unknown field '{key}' in policy document", key)
     version = document.get("Version")
     if version is not None and version not in (VERSION_2012, VERSION_2008):
@@ -337,7 +339,7 @@ def _statement(
     before = len(check.issues)
     check.check_duplicates(raw, *where)
     for key in raw:
-        if key not in _STATEMENT_FIELDS:
+        if key not in STATEMENT_ELEMENTS:
             check.fail(f"Statement has an unknown field '{key}'", *where, key)
     sid = raw.get("Sid")
     if sid is not None:

@@ -158,6 +158,7 @@ class _QueryWire(_Wire):
     """AWS Query: form bodies, XML answers (IAM, STS)."""
 
     services = QUERY_SERVICES
+    default_service = "iam"  # whose error format answers before the service is known
 
     def parse(
         self, service: str, request: sigv4.HttpRequest, trace: _Trace
@@ -178,7 +179,7 @@ class _QueryWire(_Wire):
         request_id: str,
         sender: bool,
     ) -> tuple[int, bytes]:
-        protocol = get_protocol(service or "iam")
+        protocol = get_protocol(service or self.default_service)
         return status, protocol.serialize_error(code, message, status, request_id, sender)
 
     def content_type(self, service: str | None) -> str:
@@ -204,18 +205,7 @@ class _Ec2Wire(_QueryWire):
     `<Response><Errors>` (the same `wire.query` machinery, driven by the `ec2` model)."""
 
     services = EC2_SERVICES
-
-    def error(
-        self,
-        service: str | None,
-        code: str,
-        message: str,
-        status: int,
-        request_id: str,
-        sender: bool,
-    ) -> tuple[int, bytes]:
-        protocol = get_protocol(service or "ec2")
-        return status, protocol.serialize_error(code, message, status, request_id, sender)
+    default_service = "ec2"
 
     def content_type(self, service: str | None) -> str:
         return "text/xml;charset=UTF-8"
