@@ -147,6 +147,12 @@ def shoot(console: ConsoleServer, out: Path) -> list[Path]:
         console.server.gateway.audit.flush()
         production.goto("/console/cloudtrail")
         snap(production, "cloudtrail-events", full=True)
+        production.goto("/console/ec2/instances")
+        snap(production, "ec2-instances", full=True)
+        production.goto("/console/access-analyzer")
+        production.testid("create-analyzer").click()
+        expect(production.testid("finding-list")).to_be_visible()
+        snap(production, "access-analyzer-findings", full=True)
         production.close()
 
         development = Tab(browser, console)
