@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from functools import lru_cache
 from typing import Final
 
 from sqlalchemy import select
 
 from ..policy import Policy, PolicyKind, PolicySet, parse_policy
+from ..policy.memo import WeightedMemo
 from ..store.database import UnitOfWork
 from ..store.schema import (
     entity_tags,
@@ -38,10 +38,19 @@ __all__ = [
 _CACHE_SIZE: Final = 4096
 
 
-@lru_cache(maxsize=8192)
+# Parsed documents within ~8 million characters of source (a parsed policy holds a few times
+# its text): session policies, which any caller allowed to assume a role chooses, included.
+_PARSED: Final[WeightedMemo[tuple[str, PolicyKind, str], Policy]] = WeightedMemo(
+    8_000_000, lambda key, _: len(key[0]) + 256
+)
+
+
 def parsed_policy(document: str, kind: PolicyKind, policy_id: str) -> Policy:
     """Documents were validated when written; parse each distinct one once."""
-    return parse_policy(document, kind, policy_id=policy_id, max_size=0)
+    return _PARSED.get(
+        (document, kind, policy_id),
+        lambda: parse_policy(document, kind, policy_id=policy_id, max_size=0),
+    )
 
 
 def _identity_documents(uow: UnitOfWork, entity_ids: list[str]) -> list[Policy]:

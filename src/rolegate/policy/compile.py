@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from enum import IntEnum
-from functools import lru_cache
 from typing import Final
 
 from .conditions import CompiledCondition, parse_operator
+from .memo import WeightedMemo
 from .model import Policy, PolicyKind, PrincipalSpec, Statement, StatementEffect, StatementRef
 from .patterns import Context, Glob, Template
 from .request import Principal, PrincipalType, Request
@@ -211,11 +211,33 @@ def _resource_test(
     )
 
 
-@lru_cache(maxsize=8192)
+def policy_weight(policy: Policy) -> int:
+    """About how much a policy's compiled form holds: its statements and their patterns and
+    condition values (a compiled pattern or value is ~0.5 KB)."""
+    weight = 0
+    for statement in policy.statements:
+        weight += 1 + len(statement.actions or statement.not_actions or ())
+        weight += len(statement.resources or statement.not_resources or ())
+        for spec in (statement.principal, statement.not_principal):
+            if spec is not None:
+                weight += sum(len(values) for values in spec.values.values())
+        weight += sum(len(entry.values) for entry in statement.conditions)
+    return weight
+
+
+# ~100,000 patterns: tens of MB at most, thousands of ordinary policies.
+_COMPILED: Final[WeightedMemo[Policy, tuple[CompiledStatement, ...]]] = WeightedMemo(
+    100_000, lambda policy, _: policy_weight(policy)
+)
+
+
 def compile_policy(policy: Policy) -> tuple[CompiledStatement, ...]:
-    """Compiled statements of a policy; cached per Policy object."""
+    """Compiled statements of a policy; cached per Policy object, within a weight budget."""
     variables = policy.variables_enabled
-    return tuple(CompiledStatement(statement, variables) for statement in policy.statements)
+    return _COMPILED.get(
+        policy,
+        lambda: tuple(CompiledStatement(statement, variables) for statement in policy.statements),
+    )
 
 
 class StatementIndex:
