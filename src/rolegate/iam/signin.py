@@ -357,4 +357,3 @@ def account_label(uow: UnitOfWork, account_id: str) -> str:
         select(accounts.c.alias).where(accounts.c.id == account_id)
     ).scalar()
     return str(alias) if alias else account_id
-
