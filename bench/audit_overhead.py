@@ -13,8 +13,8 @@ bucket). Then, alternating on/off for `--rounds` rounds, wrk replays one signed 
 
 Prints req/s on and off (best round of each, per pair of fresh server processes) and the
 overhead, target <= 10 % for the median of the pairs, and the server's CPU time per request
-(best round; steadier when other work shares the machine).
-Background ingestion runs in the measured server, so its cost is included.
+(best round; steadier when other work shares the machine), with the part of it spent by the
+ingestion thread. Background ingestion runs in the measured server, so its cost is included.
 
     python bench/audit_overhead.py [--seconds 8] [--rounds 2] [--pairs 2] [--connections 16]
 """
@@ -42,6 +42,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.config import Config
 from botocore.credentials import Credentials
 
+from rolegate.audit.recorder import THREAD_NAME
 from rolegate.demo import build_world
 from wrk_runner import run_wrk
 
@@ -191,28 +192,44 @@ def _get_object_script(server: Server) -> str:
     return _script("GET", path, headers, None)
 
 
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process (all its threads), from /proc."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+def _cpu_seconds(pid: int) -> tuple[float, float]:
+    """User + system CPU time of a process (all its threads) and of its ingestion thread
+    (named `rolegate-audit` in the OS), from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = ingestion = 0.0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+            name = (task / "comm").read_text().strip()
+        except FileNotFoundError:  # a thread that just ended
+            continue
+        seconds = (int(fields[11]) + int(fields[12])) / tick
+        total += seconds
+        if name == THREAD_NAME:
+            ingestion += seconds
+    return total, ingestion
 
 
 def _measure(
     server: Server, script: str, seconds: int, connections: int
-) -> tuple[float, int, float]:
-    """(req/s, non-2xx responses, server CPU microseconds per request)."""
-    cpu_before = _cpu_seconds(server.process.pid)
+) -> tuple[float, int, float, float]:
+    """(req/s, non-2xx responses, server CPU microseconds per request, of which the
+    ingestion thread's). Threads that ended during the run are not counted (the ingestion
+    thread and the request path live as long as the server)."""
+    cpu_before, ingestion_before = _cpu_seconds(server.process.pid)
     out = run_wrk(
         server.url, script, duration=f"{seconds}s", connections=connections, timeout="10s"
     ).stdout
     time.sleep(1.2)  # the ingestion round of the last requests belongs to them
-    cpu = _cpu_seconds(server.process.pid) - cpu_before
+    cpu_after, ingestion_after = _cpu_seconds(server.process.pid)
+    cpu, ingestion = cpu_after - cpu_before, ingestion_after - ingestion_before
     rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
     total = re.search(r"(\d+) requests in", out)
     if rps is None or total is None:
         raise RuntimeError(f"cannot parse wrk output:\n{out}")
     errors = sum(int(n) for n in re.findall(r"Non-2xx or 3xx responses:\s+(\d+)", out))
-    return float(rps.group(1)), errors, cpu / max(1, int(total.group(1))) * 1e6
+    requests = max(1, int(total.group(1)))
+    return float(rps.group(1)), errors, cpu / requests * 1e6, ingestion / requests * 1e6
 
 
 def _stored_events(server: Server) -> int:
@@ -278,12 +295,13 @@ def main() -> None:
                 for round_number in range(args.rounds):
                     order = ("on", "off") if round_number % 2 == 0 else ("off", "on")
                     for name in order:
-                        rps, errors, cpu_us = _measure(
+                        rps, errors, cpu_us, ingestion_us = _measure(
                             servers[name], scripts[name][operation], args.seconds, args.connections
                         )
                         print(
                             f"  pair {index + 1} {operation:<16} audit {name:<3} {rps:>9,.0f} "
-                            f"req/s  {cpu_us:>6.0f} us CPU/request  ({errors} non-2xx)"
+                            f"req/s  {cpu_us:>6.0f} us CPU/request (ingestion thread "
+                            f"{ingestion_us:>3.0f})  ({errors} non-2xx)"
                         )
                         key = (operation, index, name)
                         best[key] = max(best.get(key, 0.0), rps)

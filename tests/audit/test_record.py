@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+import pytest
 
 from rolegate.audit.capture import query_records
 from rolegate.audit.record import (
@@ -19,6 +22,7 @@ from rolegate.audit.record import (
     lookup_username,
 )
 from rolegate.audit.recorder import (
+    THREAD_NAME,
     DirectAuditTrail,
     DisabledAuditTrail,
     JournalAuditTrail,
@@ -334,6 +338,22 @@ def test_journal_rotates_once_ingested(tmp_path: Path) -> None:
     trail.close()
     assert not trail.path.exists()
     database.dispose()
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="names threads through /proc")
+def test_the_ingesting_thread_is_named_in_the_os(tmp_path: Path) -> None:
+    database = _database(tmp_path)
+    trail = JournalAuditTrail(database, tmp_path / "journal", interval=60.0)
+    try:
+        assert trail._thread is not None and trail._thread.name == THREAD_NAME
+        comm = Path(f"/proc/self/task/{trail._thread.native_id}/comm")
+        deadline = time.monotonic() + 5
+        while comm.read_text().strip() != THREAD_NAME and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert comm.read_text().strip() == THREAD_NAME
+    finally:
+        trail.close()
+        database.dispose()
 
 
 def test_retention_and_the_other_trails(tmp_path: Path) -> None:
