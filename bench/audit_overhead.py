@@ -193,29 +193,28 @@ def _get_object_script(server: Server) -> str:
 
 
 def _cpu_seconds(pid: int) -> tuple[float, float]:
-    """User + system CPU time of a process (all its threads) and of its ingestion thread
-    (named `rolegate-audit` in the OS), from /proc."""
-    tick = os.sysconf("SC_CLK_TCK")
-    total = ingestion = 0.0
+    """User + system CPU time of a process (all its threads, ended ones included) and of its
+    ingestion thread (named `rolegate-audit` in the OS), from /proc."""
+
+    def seconds(stat: Path) -> float:
+        fields = stat.read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    ingestion = 0.0
     for task in Path(f"/proc/{pid}/task").iterdir():
         try:
-            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
-            name = (task / "comm").read_text().strip()
+            if (task / "comm").read_text().strip() == THREAD_NAME:
+                ingestion += seconds(task / "stat")
         except FileNotFoundError:  # a thread that just ended
             continue
-        seconds = (int(fields[11]) + int(fields[12])) / tick
-        total += seconds
-        if name == THREAD_NAME:
-            ingestion += seconds
-    return total, ingestion
+    return seconds(Path(f"/proc/{pid}/stat")), ingestion
 
 
 def _measure(
     server: Server, script: str, seconds: int, connections: int
 ) -> tuple[float, int, float, float]:
     """(req/s, non-2xx responses, server CPU microseconds per request, of which the
-    ingestion thread's). Threads that ended during the run are not counted (the ingestion
-    thread and the request path live as long as the server)."""
+    ingestion thread's)."""
     cpu_before, ingestion_before = _cpu_seconds(server.process.pid)
     out = run_wrk(
         server.url, script, duration=f"{seconds}s", connections=connections, timeout="10s"
