@@ -18,6 +18,8 @@ from sqlalchemy.engine import make_url
 
 from .analyzer.cli import analyze
 from .audit.cli import audit
+from .audit.process import IngesterProcess
+from .audit.recorder import INGESTER_ENV, INTERVAL_ENV, journal_directory
 from .cli_store import DEFAULT_DATA_DIR, open_store, store_options
 from .demo import (
     DEMO_FILE,
@@ -141,15 +143,42 @@ def serve(
     db: str | None,
 ) -> None:
     """Run the rolegate endpoint (IAM and STS over the AWS Query protocol, S3 over REST)."""
+    database = open_store(data, db)
+    s3_dir = Path(data).resolve() / "s3-objects"
+    endpoint = f"http://{host}:{port}"
+    click.echo(f"rolegate listening on {endpoint} (store: {_safe_url(database.url)})")
+    ingester = None
+    if not no_audit and journal_directory(database.url, s3_dir) is not None:
+        ingester = IngesterProcess(
+            data, db, audit_retention_days, float(os.environ.get(INTERVAL_ENV, "1.0"))
+        )
+        os.environ[INGESTER_ENV] = "process"
+        ingester.start()
+    try:
+        _serve(host, port, with_demo, workers, audit_retention_days, no_audit, data, database)
+    finally:
+        if ingester is not None:
+            ingester.stop()
+        database.dispose()
+
+
+def _serve(
+    host: str,
+    port: int,
+    with_demo: bool,
+    workers: int,
+    audit_retention_days: float,
+    no_audit: bool,
+    data: str,
+    database: Database,
+) -> None:
     import uvicorn
 
     from .server.allocator import tune_allocator
     from .server.app import AUDIT_ENV, AUDIT_RETENTION_ENV, DB_URL_ENV, S3_DIR_ENV, create_app
 
-    database = open_store(data, db)
     s3_dir = Path(data).resolve() / "s3-objects"
     endpoint = f"http://{host}:{port}"
-    click.echo(f"rolegate listening on {endpoint} (store: {_safe_url(database.url)})")
     if workers > 1:
         os.environ[DB_URL_ENV] = database.url
         os.environ[S3_DIR_ENV] = str(s3_dir)
@@ -173,7 +202,6 @@ def serve(
             log_level="warning",
             lifespan="off",
         )
-        database.dispose()
         return
     tune_allocator()
     app = create_app(
@@ -194,8 +222,10 @@ def serve(
     # the handler that was installed before it started: make that one a clean exit too.
     for stop_signal in (signal.SIGINT, signal.SIGTERM):
         signal.signal(stop_signal, lambda *_: setattr(server, "should_exit", True))
-    server.run()
-    database.dispose()
+    try:
+        server.run()
+    finally:
+        app.state.gateway.audit.close()  # its last events stored before the ingester stops
 
 
 def _accepts_connections(host: str, port: int) -> bool:

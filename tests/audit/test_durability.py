@@ -52,9 +52,38 @@ def _serve(data: Path, port: int, interval: str) -> subprocess.Popen[bytes]:
     raise RuntimeError("rolegate serve did not start")
 
 
-def _kill(process: subprocess.Popen[bytes]) -> None:
+def _children(pid: int) -> list[int]:
+    """The processes `pid` started (`rolegate serve`'s audit ingester)."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(child) for child in (task / "children").read_text().split()]
+    return found
+
+
+def _kill(process: subprocess.Popen[bytes], *, with_ingester: bool = False) -> list[int]:
+    """kill -9 the server (and its ingesting process: nothing but the journal is left);
+    the ingester's pids."""
+    ingesters = _children(process.pid)
+    assert len(ingesters) == 1, ingesters
+    if with_ingester:
+        os.kill(ingesters[0], signal.SIGKILL)
     os.kill(process.pid, signal.SIGKILL)
     process.wait(timeout=10)
+    return ingesters
+
+
+def _ended(pid: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        with open(f"/proc/{pid}/stat") as stat:  # a zombie until init reaps it
+            if stat.read().rsplit(")", 1)[1].split()[0] == "Z":
+                return True
+        time.sleep(0.05)
+    return False
 
 
 def _clients(port: int, key: dict[str, str]) -> dict[str, Any]:
@@ -110,7 +139,7 @@ def test_kill_9_loses_no_acknowledged_event(tmp_path: Path) -> None:
     try:
         first = _acknowledged(_clients(port, root), "one", 10)
     finally:
-        _kill(server)
+        _kill(server, with_ingester=True)
     assert not _stored(database, first), "ingested before the kill: the test proves nothing"
     journals = list((data / "audit-journal").glob("*.jsonl"))
     assert journals and any(path.stat().st_size for path in journals)
@@ -123,7 +152,10 @@ def test_kill_9_loses_no_acknowledged_event(tmp_path: Path) -> None:
         assert _stored(database, first) == dict.fromkeys(first, 1)
         second = _acknowledged(_clients(port, root), "two", 5)
     finally:
-        _kill(server)
+        (ingester,) = _kill(server)
+    # The ingester outlives the killed server just long enough to store its journal.
+    assert _ended(ingester, 30), "the ingesting process outlived its server"
+    assert _stored(database, second) == dict.fromkeys(second, 1)
 
     # No server runs: the CLI ingests the dead server's journal itself, exactly once.
     result = CliRunner().invoke(
@@ -149,4 +181,25 @@ def test_kill_9_loses_no_acknowledged_event(tmp_path: Path) -> None:
             for table in (audit_events, audit_data_events)
         )
     assert total == len(exported)
+    database.dispose()
+
+
+def test_a_stopped_server_stops_its_ingester_and_leaves_every_event_stored(
+    tmp_path: Path,
+) -> None:
+    data = tmp_path / "data"
+    database = open_database(default_sqlite_url(data))
+    with database.write() as uow:
+        root = create_account(uow, "stopped").to_json()
+    port = free_port()
+    server = _serve(data, port, interval="3600")
+    try:
+        (ingester,) = _children(server.pid)
+        acknowledged = _acknowledged(_clients(port, root), "stop", 3)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(timeout=30) == 0
+    assert _ended(ingester, 30)
+    assert _stored(database, acknowledged) == dict.fromkeys(acknowledged, 1)
+    assert list((data / "audit-journal").glob("*.jsonl")) == []
     database.dispose()

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from rolegate.audit.capture import query_records
+from rolegate.audit.cli import audit
 from rolegate.audit.record import (
     account_identity,
     clean,
@@ -28,6 +31,7 @@ from rolegate.audit.recorder import (
     JournalAuditTrail,
     encode_records,
     ingest_journals,
+    run_ingester,
 )
 from rolegate.bootstrap import open_database
 from rolegate.clock import ManualClock
@@ -309,8 +313,8 @@ def test_journal_ingestion_is_idempotent_and_survives_a_torn_line(tmp_path: Path
     assert _count(database) == (0, 0)
     assert trail.flush() == 2
     assert _count(database) == (2, 2)
-    # A crash between the commit and the truncation: the same lines again, plus a torn one.
-    os.write(trail._fd, encode_records(records, WHEN) + b'["torn')
+    # A crash between the commit and the removal: the same lines again, plus a torn one.
+    trail.append(encode_records(records, WHEN) + b'["torn')
     assert trail.flush() == 0
     assert _count(database) == (2, 2)
     dead = directory / trail.path.name.replace(str(os.getpid()), "1")
@@ -326,17 +330,70 @@ def test_journal_ingestion_is_idempotent_and_survives_a_torn_line(tmp_path: Path
     database.dispose()
 
 
-def test_journal_rotates_once_ingested(tmp_path: Path) -> None:
+def test_journal_rotates_by_size_and_each_closed_journal_is_removed_once_ingested(
+    tmp_path: Path,
+) -> None:
     database = _database(tmp_path)
-    trail = JournalAuditTrail(database, tmp_path / "journal", background=False)
+    directory = tmp_path / "journal"
+    trail = JournalAuditTrail(database, directory, background=False)
     trail.ROTATE_BYTES = 1
     trail.record(_assume_role(), at=WHEN)
-    trail.flush()
+    first = trail.path
+    trail.record(_assume_role(), at=WHEN)  # past ROTATE_BYTES: a new journal
+    assert trail.path != first and first.stat().st_size > 0
+    assert trail.flush() == 4
+    assert [path.name for path in directory.iterdir()] == [trail.path.name]
     assert trail.path.stat().st_size == 0
-    trail.record(_assume_role(), at=WHEN)
-    assert trail.flush() == 2
     trail.close()
     assert not trail.path.exists()
+    database.dispose()
+
+
+def test_a_separate_ingester_stores_what_the_trail_closes_every_interval(tmp_path: Path) -> None:
+    """`ingest=False` (`rolegate serve`): the trail's thread only closes the journal every
+    `interval`; `run_ingester` (the ingesting process's loop) stores and removes it. The
+    trail's own flush still works beside it."""
+    database = _database(tmp_path)
+    directory = tmp_path / "journal"
+    trail = JournalAuditTrail(database, directory, interval=0.05, ingest=False)
+    stop = threading.Event()
+    ingester = threading.Thread(
+        target=run_ingester, args=(database, directory), kwargs={"interval": 0.05, "stop": stop}
+    )
+    try:
+        trail.record(_assume_role(), at=WHEN)
+        ingester.start()
+        deadline = time.monotonic() + 10
+        while _count(database) != (2, 2) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert _count(database) == (2, 2)
+        trail.record(_assume_role(), at=WHEN)
+        trail.flush()
+        assert _count(database) == (4, 4)
+    finally:
+        stop.set()
+        if ingester.is_alive():
+            ingester.join(timeout=10)
+        trail.close()
+    assert list(directory.iterdir()) == []
+    database.dispose()
+
+
+def test_audit_ingest_command_stores_journals_nobody_holds(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    database = open_database(default_sqlite_url(data))
+    directory = data / "audit-journal"
+    trail = JournalAuditTrail(database, directory, background=False)
+    trail.record(_assume_role(), at=WHEN)
+    held = CliRunner().invoke(audit, ["ingest", "--data", str(data)])
+    assert held.exit_code == 0 and held.output == "0 events stored, 0 pruned\n"
+    trail.close()  # stores its events itself
+    orphan = directory / trail.path.name.replace(str(os.getpid()), "1")
+    orphan.write_bytes(encode_records(_assume_role(), WHEN))
+    result = CliRunner().invoke(audit, ["ingest", "--data", str(data)])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("2 events stored, ")
+    assert not orphan.exists()
     database.dispose()
 
 

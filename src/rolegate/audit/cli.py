@@ -8,7 +8,12 @@ holds); a running server's latest events reach the store within its ingestion in
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import heapq
+import os
+import signal
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -21,11 +26,18 @@ from sqlalchemy import Select, Table, select
 from ..cli_store import open_store, store_options
 from ..store.database import Database, as_utc
 from ..store.schema import audit_data_events, audit_events
-from .recorder import ingest_journals, journal_directory
+from .recorder import (
+    DEFAULT_RETENTION_DAYS,
+    ingest_journals,
+    journal_directory,
+    prune_events,
+    run_ingester,
+)
 
 __all__ = ["audit"]
 
 _PAGE = 1000
+_PR_SET_PDEATHSIG: Final = 1
 
 
 def _open(data: str, db: str | None) -> Database:
@@ -171,5 +183,70 @@ def tail(
                 del seen[event_id]
     except KeyboardInterrupt:
         pass
+    finally:
+        database.dispose()
+
+
+def _stop_orphaned(stop: threading.Event, orphaned: threading.Event) -> None:
+    orphaned.set()
+    stop.set()
+
+
+def _hang_up_with(parent: int) -> None:
+    """Be sent SIGHUP when the parent process ends (Linux; elsewhere `run_ingester` notices
+    within its interval), so that a killed server's journal is stored at once."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGHUP)
+    if os.getppid() != parent:  # it ended before that took effect
+        os.kill(os.getpid(), signal.SIGHUP)
+
+
+@audit.command("ingest")
+@click.option("--follow", is_flag=True, help="Keep ingesting what servers journal until stopped.")
+@click.option("--parent", type=int, default=None, help="With --follow: stop when this PID ends.")
+@click.option("--interval", default=1.0, show_default=True, type=click.FloatRange(0.05))
+@click.option(
+    "--retention-days",
+    default=DEFAULT_RETENTION_DAYS,
+    show_default=True,
+    type=click.FloatRange(min=0, min_open=True),
+)
+@store_options
+def ingest(
+    follow: bool,
+    parent: int | None,
+    interval: float,
+    retention_days: float,
+    data: str,
+    db: str | None,
+) -> None:
+    """Store the journaled events that no running server holds and prune old ones; with
+    --follow, every interval (the ingesting process `rolegate serve` starts)."""
+    database = open_store(data, db)
+    directory = journal_directory(database.url, Path(data).resolve() / "s3-objects")
+    try:
+        if directory is None:
+            return
+        if not follow:
+            stored = ingest_journals(database, directory)
+            pruned = prune_events(database, retention_days)
+            click.echo(f"{stored} events stored, {pruned} pruned")
+            return
+        stop, orphaned = threading.Event(), threading.Event()
+        for stop_signal in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(stop_signal, lambda *_: stop.set())
+        if parent is not None:
+            signal.signal(signal.SIGHUP, lambda *_: _stop_orphaned(stop, orphaned))
+            _hang_up_with(parent)
+        run_ingester(
+            database,
+            directory,
+            retention_days,
+            interval=interval,
+            parent=parent,
+            stop=stop,
+            orphaned=orphaned,
+        )
     finally:
         database.dispose()

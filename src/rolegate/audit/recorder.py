@@ -9,16 +9,18 @@ request:
   response goes out. Once `write` returned, the bytes are in the kernel's page cache: a
   kill -9 (or any crash of the process) loses nothing. The cost on the request path is the
   record's JSON encoding and one small syscall (a few tens of microseconds).
-- A background thread ingests the journal every `interval` seconds: new complete lines, up to
-  `BATCH_LINES` per write transaction, inserted with the event id as primary key, so a line
-  ingested twice (a crash between the commit and the truncation) is ignored (the rows that
-  already exist are skipped, and an insert of the events ignores duplicates). Once everything
-  was ingested and the file grew past `ROTATE_BYTES`, it is truncated in place.
-- Each live journal is held under an exclusive `flock`. Journals nobody holds were left by a
-  process that died: they are ingested (then removed) at start and every `ORPHAN_INTERVAL`
-  seconds, by any recorder of the same store (with PostgreSQL, each node ingests its own
-  data directory's journals).
-- The same thread prunes events older than the retention (default 90 days), oldest first,
+- The journal is closed every `interval` seconds (and at `ROTATE_BYTES`) and a new one
+  opened. A closed journal is one nobody holds: an ingester takes its `flock`, stores its
+  complete lines, up to `BATCH_LINES` per write transaction, with the event id as primary key
+  (a line ingested twice, after a crash between the commit and the removal, is ignored: the
+  rows that already exist are skipped), then removes it. Journals of processes that died are
+  unlocked too, and taken the same way.
+- Who ingests: `rolegate serve` starts one ingesting process for its directory (`rolegate
+  audit ingest --follow`: the request path is bound by one core's GIL, the ingestion then
+  runs beside it); a trail made in-process without one (`ingest=True`, tests, embedding)
+  ingests in its own background thread. `flush()` closes this process's journal and ingests
+  what it wrote, for a caller that must see its latest events.
+- The ingester prunes events older than the retention (default 90 days), oldest first,
   1000 per transaction.
 
 Why not the request's own transaction: reads (most requests, GetObject, AssumeRole) run in a
@@ -63,6 +65,7 @@ from .record import DATA, console_event, lookup_username
 
 __all__ = [
     "DEFAULT_RETENTION_DAYS",
+    "INGESTER_ENV",
     "INTERVAL_ENV",
     "JOURNAL_DIRECTORY",
     "THREAD_NAME",
@@ -77,6 +80,7 @@ __all__ = [
     "ingest_journals",
     "journal_directory",
     "prune_events",
+    "run_ingester",
     "store_entries",
 ]
 
@@ -85,6 +89,9 @@ log = logging.getLogger("rolegate.audit")
 DEFAULT_RETENTION_DAYS: Final = 90
 JOURNAL_DIRECTORY: Final = "audit-journal"
 INTERVAL_ENV: Final = "ROLEGATE_AUDIT_INTERVAL"  # seconds between ingestion rounds
+# "process": a separate process ingests this server's journals (`rolegate serve` sets it).
+INGESTER_ENV: Final = "ROLEGATE_AUDIT_INGESTER"
+PRUNE_INTERVAL: Final = 3600.0
 THREAD_NAME: Final = "rolegate-audit"  # the ingesting thread's, in Python and in the OS
 _READ_CHUNK: Final = 4 * 1024 * 1024
 _INSERT_CHUNK: Final = 500
@@ -434,33 +441,89 @@ def _ingest_file(database: Database, fd: int, source: str, batch_lines: int) -> 
     return stored
 
 
+def _ingest_path(database: Database, path: Path, batch_lines: int, *, wait: bool) -> int:
+    """Ingest, then remove, one journal nobody writes to any more; 0 when it is gone or
+    (unless `wait`) locked: a live writer's, or one another ingester is storing."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return 0
+    try:
+        if fcntl is not None:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return 0
+        if os.fstat(fd).st_nlink == 0:
+            return 0  # stored and removed by another ingester meanwhile
+        stored = _ingest_file(database, fd, str(path), batch_lines)
+        path.unlink(missing_ok=True)
+        return stored
+    finally:
+        os.close(fd)
+
+
 def ingest_journals(
     database: Database, directory: Path, *, skip: Path | None = None, batch_lines: int = 2000
 ) -> int:
-    """Ingest, then remove, the journals in `directory` of dead processes (those no live
-    recorder holds locked) written for this store; the number of events stored."""
+    """Ingest, then remove, the journals in `directory` written for this store that no live
+    recorder holds (closed ones, and those of processes that died); the number of events
+    stored."""
     if fcntl is None or not directory.is_dir():
         return 0
     stored = 0
     for path in sorted(directory.glob(f"{_store_key(database.url)}-*.jsonl")):
-        if skip is not None and path == skip:
-            continue
-        try:
-            fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
-        except FileNotFoundError:
-            continue
-        try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                continue  # a live recorder's journal
-            stored += _ingest_file(database, fd, str(path), batch_lines)
-            path.unlink(missing_ok=True)
-        finally:
-            os.close(fd)
-    if stored:
-        log.info("ingested %d audit events left by stopped processes", stored)
+        if skip is None or path != skip:
+            stored += _ingest_path(database, path, batch_lines, wait=False)
     return stored
+
+
+def _ingest_when_unlocked(database: Database, directory: Path, pid: int) -> int:
+    """Ingest the journals of the dying process `pid` as soon as they are unlocked."""
+    stored = 0
+    deadline = time.monotonic() + 10.0
+    pattern = f"{_store_key(database.url)}-{pid}-*.jsonl"
+    while any(directory.glob(pattern)) and time.monotonic() < deadline:
+        time.sleep(0.02)
+        stored += ingest_journals(database, directory)
+    return stored
+
+
+def run_ingester(
+    database: Database,
+    directory: Path,
+    retention_days: float = DEFAULT_RETENTION_DAYS,
+    *,
+    interval: float = 1.0,
+    parent: int | None = None,
+    stop: threading.Event | None = None,
+    orphaned: threading.Event | None = None,
+) -> int:
+    """Ingest the closed journals in `directory` every `interval` seconds and prune hourly,
+    until `stop` is set or the process `parent` has ended; then one last round. When
+    `orphaned` is set the parent is dying: the last round waits (up to 10 s) for its
+    journals to be unlocked, which happens only once all its threads are gone. The loop of
+    `rolegate audit ingest --follow`. Returns the number of events stored."""
+    stop = stop or threading.Event()
+    stored = 0
+    next_prune = 0.0
+    while True:
+        last = stop.is_set() or (parent is not None and os.getppid() != parent)
+        try:
+            stored += ingest_journals(database, directory)
+            if last and parent is not None and orphaned is not None and orphaned.is_set():
+                stored += _ingest_when_unlocked(database, directory, parent)
+            now = time.monotonic()
+            if now >= next_prune:
+                next_prune = now + PRUNE_INTERVAL
+                prune_events(database, retention_days)
+        except Exception:  # the journals stay: the next round retries
+            log.warning("audit ingestion failed", exc_info=True)
+            if not last:
+                stop.wait(5.0)
+        if last:
+            return stored
+        stop.wait(interval)
 
 
 # --------------------------------------------------------------------------- trails
@@ -527,8 +590,8 @@ def _name_os_thread(name: str) -> None:
 class _Maintained(AuditTrail):
     """A trail whose background thread ingests and prunes."""
 
-    PRUNE_INTERVAL: float = 3600.0
-    ORPHAN_INTERVAL: float = 60.0
+    PRUNE_INTERVAL: float = PRUNE_INTERVAL
+    ingests: bool = True  # False: a separate process ingests and prunes
 
     def __init__(
         self,
@@ -548,15 +611,12 @@ class _Maintained(AuditTrail):
 
     def _maintain(self) -> None:
         _name_os_thread(THREAD_NAME)
-        next_orphans = next_prune = 0.0
+        next_prune = 0.0
         while True:
             try:
-                self.flush()
+                self._round()
                 now = time.monotonic()
-                if now >= next_orphans:
-                    next_orphans = now + self.ORPHAN_INTERVAL
-                    self.ingest_orphans()
-                if now >= next_prune:
+                if self.ingests and now >= next_prune:
                     next_prune = now + self.PRUNE_INTERVAL
                     self.prune()
             except Exception:  # the events stay in the journal: the next round retries
@@ -565,6 +625,9 @@ class _Maintained(AuditTrail):
                     return
             if self._stop.wait(self.interval):
                 return
+
+    def _round(self) -> None:
+        self.flush()
 
     def ingest_orphans(self) -> int:
         return 0
@@ -587,7 +650,11 @@ class DirectAuditTrail(_Maintained):
 
 
 class JournalAuditTrail(_Maintained):
-    """This process's journal file and the thread that ingests it (see the module text)."""
+    """This process's journal: appended to on the request path, closed (rotated) every
+    `interval` seconds or `ROTATE_BYTES`, and the closed journals ingested by this process's
+    thread or, with `ingest=False`, by a separate ingesting process (`rolegate audit ingest
+    --follow`, which `rolegate serve` starts: it runs on another core than the GIL-bound
+    request path)."""
 
     BATCH_LINES: int = 2000
     ROTATE_BYTES: int = 1024 * 1024
@@ -600,50 +667,74 @@ class JournalAuditTrail(_Maintained):
         *,
         interval: float = 1.0,
         background: bool = True,
+        ingest: bool = True,
     ) -> None:
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
-        name = f"{_store_key(database.url)}-{os.getpid()}-{secrets.token_hex(4)}.jsonl"
-        self.path = self.directory / name
-        self._fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        if fcntl is not None:
-            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        self._offset = 0
+        self.ingests = ingest
         self._write_lock = threading.Lock()
         self._ingest_lock = threading.Lock()
         self._closed = False
+        self._rotated: list[Path] = []  # closed by this process, maybe not ingested yet
+        self.database = database
+        self._open_journal()
         super().__init__(database, retention_days, interval=interval, background=background)
 
+    def _open_journal(self) -> None:
+        name = f"{_store_key(self.database.url)}-{os.getpid()}-{secrets.token_hex(4)}.jsonl"
+        path = self.directory / name
+        fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        if fcntl is not None:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        self.path, self._fd, self._size, self._opened = path, fd, 0, time.monotonic()
+
     def record(self, records: Sequence[Mapping[str, Any]], *, at: datetime | None = None) -> None:
-        if not records:
-            return
-        view = memoryview(encode_records(records, at))
+        if records:
+            self.append(encode_records(records, at))
+
+    def append(self, lines: bytes) -> None:
+        """Journal complete lines (one `write`; durable against a crash of the process once
+        it returned)."""
+        view = memoryview(lines)
         with self._write_lock:
+            if self._closed:
+                raise RuntimeError("the audit trail is closed")
+            if self._size >= self.ROTATE_BYTES:
+                self._rotate()
             while view:
                 view = view[os.write(self._fd, view) :]
+            self._size += len(lines)
+
+    def _rotate(self) -> None:
+        """Close the journal if it has lines (then nobody holds its lock: an ingester takes
+        it) and go on in a new one. Under the write lock."""
+        if self._size == 0:
+            return
+        full, fd = self.path, self._fd
+        self._open_journal()
+        self._rotated.append(full)
+        os.close(fd)
+
+    def _round(self) -> None:
+        with self._write_lock:
+            if not self._closed and time.monotonic() - self._opened >= self.interval:
+                self._rotate()
+        if self.ingests:
+            self.flush()
+            self.ingest_orphans()
 
     def flush(self) -> int:
-        stored = 0
+        """Close the journal and ingest what this process journaled (waiting for an ingester
+        that is storing one of them)."""
         with self._ingest_lock:
-            if self._closed:
-                return 0
-            size = os.fstat(self._fd).st_size
-            while self._offset < size:
-                data, after = _read_complete(self._fd, self._offset, size)
-                if after == self._offset:
-                    break  # a line being written: the next round takes it
-                entries = _decode_lines(data, str(self.path))
-                for start in range(0, len(entries), self.BATCH_LINES):
-                    stored += store_entries(
-                        self.database, entries[start : start + self.BATCH_LINES]
-                    )
-                self._offset = after
-            if self._offset >= self.ROTATE_BYTES:
-                with self._write_lock:
-                    if os.fstat(self._fd).st_size == self._offset:
-                        os.ftruncate(self._fd, 0)
-                        self._offset = 0
-        return stored
+            with self._write_lock:
+                if self._closed:
+                    return 0
+                self._rotate()
+                waiting, self._rotated = self._rotated, []
+            return sum(
+                _ingest_path(self.database, path, self.BATCH_LINES, wait=True) for path in waiting
+            )
 
     def ingest_orphans(self) -> int:
         return ingest_journals(
@@ -657,7 +748,7 @@ class JournalAuditTrail(_Maintained):
         with self._ingest_lock, self._write_lock:
             if self._closed:
                 return
-            if os.fstat(self._fd).st_size == self._offset:
+            if self._size == 0:
                 self.path.unlink(missing_ok=True)
             os.close(self._fd)
             self._closed = True
@@ -679,4 +770,5 @@ def audit_trail_for(
     interval = float(os.environ.get(INTERVAL_ENV, "1.0"))
     if directory is None:
         return DirectAuditTrail(database, retention_days, interval=interval)
-    return JournalAuditTrail(database, directory, retention_days, interval=interval)
+    ingest = os.environ.get(INGESTER_ENV) != "process"
+    return JournalAuditTrail(database, directory, retention_days, interval=interval, ingest=ingest)
