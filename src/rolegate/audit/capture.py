@@ -33,6 +33,8 @@ from .record import (
     SECRET_QUERY_PREFIX,
     api_call,
     clean,
+    derived_event_ids,
+    new_event_id,
     read_only_name,
     resource_of_arn,
     shared_copies,
@@ -42,12 +44,25 @@ from .record import (
 if TYPE_CHECKING:
     from ..s3.call import Call
 
-__all__ = ["AUTHENTICATION_FAILURES", "S3_DATA_EVENTS", "query_records", "s3_records"]
+__all__ = [
+    "AUTHENTICATION_FAILURES",
+    "CAPTURE_KIND",
+    "S3_DATA_EVENTS",
+    "capture_query",
+    "capture_s3",
+    "query_records",
+    "records_of_capture",
+    "s3_records",
+]
 
 # Error codes that mean the caller was not authenticated: such requests are not recorded.
 AUTHENTICATION_FAILURES: Final = frozenset(
     {"InvalidClientTokenId", "ExpiredToken", "SignatureDoesNotMatch", "IncompleteSignature"}
 )
+# A captured request (JSON the journal keeps until its records are built) names its kind.
+CAPTURE_KIND: Final = "captured"
+QUERY_CAPTURE: Final = "query"
+S3_CAPTURE: Final = "s3"
 _GLOBAL_SERVICES: Final = frozenset({"iam"})  # logged in us-east-1 whatever the endpoint
 # Responses worth recording although the call reads: they name the session they create.
 _SESSION_RESULTS: Final = frozenset({"AssumeRole", "GetSessionToken", "GetFederationToken"})
@@ -89,7 +104,7 @@ def _ec2_resource(arn: str) -> dict[str, str] | None:
     return resource
 
 
-def query_records(
+def capture_query(
     *,
     identity: Mapping[str, Any],
     service: str,
@@ -103,43 +118,73 @@ def query_records(
     source_ip: str,
     user_agent: str | None,
     request_id: str,
-) -> list[dict[str, Any]]:
-    """The records of one IAM/STS/EC2 call (`error`: code and message of a failure)."""
+) -> dict[str, Any]:
+    """What the request path keeps of one IAM/STS/EC2 call (`error`: code and message of a
+    failure): JSON, its parameters and result already `clean` (no secret leaves the
+    request), its first event id drawn. `records_of_capture` builds the records from it."""
     read_only = read_only_name(operation)
     response = None
     if error is None and result and (not read_only or operation in _SESSION_RESULTS):
         response = clean(result)
+    return {
+        CAPTURE_KIND: QUERY_CAPTURE,
+        "eventID": new_event_id(),
+        "time": event_time.timestamp(),
+        "identity": identity,
+        "service": service,
+        "operation": operation,
+        "params": clean(params) if params else None,
+        "response": response,
+        "error": error,
+        "arns": resource_arns,
+        "region": region,
+        "ip": source_ip,
+        "agent": user_agent,
+        "requestID": request_id,
+    }
+
+
+def _query_records_of(capture: Mapping[str, Any]) -> list[dict[str, Any]]:
+    identity, service, operation = capture["identity"], capture["service"], capture["operation"]
+    params, error = capture["params"], capture["error"]
     resources = []
     others: list[str] = []
     if operation == "AssumeRole" and params is not None:
-        found = resource_of_arn(str(params.get("RoleArn", "")))
+        found = resource_of_arn(str(params.get("roleArn", "")))
         if found is not None:
             resources.append(found)
             if error is None or error[0] == "AccessDenied":
                 others.append(found["accountId"])
     else:
-        for arn in resource_arns:
+        for arn in capture["arns"]:
             found = resource_of_arn(arn) or _ec2_resource(arn)
             if found is not None and found not in resources:
                 resources.append(found)
+    event_ids = derived_event_ids(capture["eventID"])
     record = api_call(
         identity=identity,
-        event_time=event_time,
+        event_time=capture["time"],
         event_source=f"{service}.amazonaws.com",
         event_name=operation,
-        region="us-east-1" if service in _GLOBAL_SERVICES else region,
-        source_ip=source_ip,
-        user_agent=user_agent,
-        request_id=request_id,
+        region="us-east-1" if service in _GLOBAL_SERVICES else capture["region"],
+        source_ip=capture["ip"],
+        user_agent=capture["agent"],
+        request_id=capture["requestID"],
         recipient=str(identity.get("accountId", "")),
-        read_only=read_only,
-        request_parameters=clean(params) if params else None,
-        response_elements=response,
+        read_only=read_only_name(operation),
+        request_parameters=params,
+        response_elements=capture["response"],
         error_code=_error_code(service, error[0]) if error else None,
         error_message=error[1] if error else None,
         resources=resources,
+        event_ids=event_ids,
     )
-    return shared_copies(record, others)
+    return shared_copies(record, others, event_ids=event_ids)
+
+
+def query_records(**call: Any) -> list[dict[str, Any]]:
+    """The records of one IAM/STS/EC2 call (the arguments of `capture_query`)."""
+    return _query_records_of(capture_query(**call))
 
 
 def _error_code(service: str, code: str) -> str:
@@ -188,22 +233,21 @@ def _s3_resources(call: Call, owner: str | None) -> list[dict[str, str]]:
     return resources
 
 
-def s3_records(
+def capture_s3(
     call: Call,
     *,
     bucket_owner: str | None,
     error: tuple[str, str] | None,
     response_headers: Mapping[str, str],
     host_id: str,
-) -> list[dict[str, Any]]:
-    """The records of one S3 request (none when nobody can receive it: an anonymous request
-    to a bucket that does not exist)."""
+) -> dict[str, Any] | None:
+    """What the request path keeps of one S3 request (JSON; `records_of_capture` builds
+    its records); None when nobody can receive it: an anonymous request to a bucket that
+    does not exist."""
     caller = call.info.caller
     recipient = caller.account_id or bucket_owner
     if not recipient:
-        return []
-    operation = call.route.operation
-    category = DATA if operation in S3_DATA_EVENTS else MANAGEMENT
+        return None
     verified = call.verified
     additional: dict[str, Any] = {}
     if verified is not None:
@@ -216,24 +260,64 @@ def s3_records(
     additional["bytesTransferredIn"] = int(length_in) if length_in.isdigit() else 0
     additional["bytesTransferredOut"] = int(length_out) if length_out.isdigit() else 0
     additional["x-amz-id-2"] = host_id
+    return {
+        CAPTURE_KIND: S3_CAPTURE,
+        "eventID": new_event_id(),
+        "time": call.info.now.timestamp(),
+        "identity": shared_identity_for_caller(caller),
+        "operation": call.route.operation,
+        "recipient": recipient,
+        "owner": bucket_owner if caller.account_id else None,
+        "readOnly": call.method in ("GET", "HEAD"),
+        "params": _s3_parameters(call),
+        "resources": _s3_resources(call, bucket_owner),
+        "additional": additional,
+        "error": error,
+        "region": call.info.region,
+        "ip": call.info.source_ip,
+        "agent": call.headers.get("user-agent"),
+        "requestID": call.request_id,
+    }
+
+
+def _s3_records_of(capture: Mapping[str, Any]) -> list[dict[str, Any]]:
+    operation, error = capture["operation"], capture["error"]
+    event_ids = derived_event_ids(capture["eventID"])
     record = api_call(
-        identity=shared_identity_for_caller(caller),
-        event_time=call.info.now,
+        identity=capture["identity"],
+        event_time=capture["time"],
         event_source="s3.amazonaws.com",
         event_name=operation,
-        region=call.info.region,
-        source_ip=call.info.source_ip,
-        user_agent=call.headers.get("user-agent"),
-        request_id=call.request_id,
-        recipient=recipient,
-        read_only=call.method in ("GET", "HEAD"),
-        request_parameters=_s3_parameters(call),
+        region=capture["region"],
+        source_ip=capture["ip"],
+        user_agent=capture["agent"],
+        request_id=capture["requestID"],
+        recipient=capture["recipient"],
+        read_only=capture["readOnly"],
+        request_parameters=capture["params"],
         error_code=error[0] if error else None,
         error_message=error[1] if error else None,
-        resources=_s3_resources(call, bucket_owner),
-        category=category,
-        additional=additional,
+        resources=capture["resources"],
+        category=DATA if operation in S3_DATA_EVENTS else MANAGEMENT,
+        additional=capture["additional"],
+        event_ids=event_ids,
     )
-    if not caller.account_id or not bucket_owner:
-        return [record]
-    return shared_copies(record, [bucket_owner])
+    owner = capture["owner"]
+    return shared_copies(record, [owner] if owner else [], event_ids=event_ids)
+
+
+def s3_records(call: Call, **outcome: Any) -> list[dict[str, Any]]:
+    """The records of one S3 request (the arguments of `capture_s3`)."""
+    captured = capture_s3(call, **outcome)
+    return _s3_records_of(captured) if captured is not None else []
+
+
+def records_of_capture(capture: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The CloudTrail records of a request the request path captured (`capture_query`,
+    `capture_s3`); ValueError when `capture` is not one."""
+    kind = capture.get(CAPTURE_KIND)
+    if kind == QUERY_CAPTURE:
+        return _query_records_of(capture)
+    if kind == S3_CAPTURE:
+        return _s3_records_of(capture)
+    raise ValueError(f"not a captured request: {kind!r}")

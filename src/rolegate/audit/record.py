@@ -13,6 +13,7 @@ the other account's copy names the caller by account and principal id only (`AWS
 
 from __future__ import annotations
 
+import hashlib
 import math
 import random
 import re
@@ -41,6 +42,7 @@ __all__ = [
     "clean",
     "cloudtrail_time",
     "console_event",
+    "derived_event_ids",
     "identity_for_caller",
     "identity_for_key",
     "identity_for_session",
@@ -174,14 +176,35 @@ _UUID7_CLEAR: Final = ~((0xF << 76) | (0x3 << 62))
 _UUID7_SET: Final = (0x7 << 76) | (0x2 << 62)
 
 
+def _uuid7_text(value: int) -> str:
+    text = f"{value & _UUID7_CLEAR | _UUID7_SET:032x}"
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+
+
 def new_event_id() -> str:
     """A GUID as eventID: a time-ordered (version 7) UUID, so that the store's event id
     index grows at its end (random ids rewrote most of its pages at every ingested batch).
     Its random bits come from `random` (seeded from the OS at start and after a fork): an
     event id must be unique, not secret, and a getrandom call per id cost more than the rest."""
-    value = (time.time_ns() // 1_000_000) << 80 | _random_bits(80)
-    text = f"{value & _UUID7_CLEAR | _UUID7_SET:032x}"
-    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+    return _uuid7_text((time.time_ns() // 1_000_000) << 80 | _random_bits(80))
+
+
+def derived_event_ids(first: str) -> Callable[[], str]:
+    """The event ids of one request's records: `first`, then ids derived from it (same
+    millisecond, bits from a hash), so that building the records again from the same journal
+    line gives the same ids (and a line ingested twice is stored once)."""
+    millisecond = int(first.replace("-", "")[:12], 16)
+    issued = 0
+
+    def next_id() -> str:
+        nonlocal issued
+        issued += 1
+        if issued == 1:
+            return first
+        digest = hashlib.blake2b(f"{first}/{issued}".encode(), digest_size=10).digest()
+        return _uuid7_text(millisecond << 80 | int.from_bytes(digest, "big"))
+
+    return next_id
 
 
 @lru_cache(maxsize=4096)
@@ -441,7 +464,7 @@ def lookup_username(record: Mapping[str, Any]) -> str | None:
 def api_call(
     *,
     identity: Mapping[str, Any],
-    event_time: datetime,
+    event_time: datetime | float,
     event_source: str,
     event_name: str,
     region: str,
@@ -457,6 +480,7 @@ def api_call(
     resources: Sequence[Mapping[str, str]] | None = None,
     category: str = MANAGEMENT,
     additional: Mapping[str, Any] | None = None,
+    event_ids: Callable[[], str] = new_event_id,
 ) -> dict[str, Any]:
     """One AwsApiCall record in `recipient`'s account. The parameters and elements must
     already be `clean`."""
@@ -478,7 +502,7 @@ def api_call(
     if additional:
         record["additionalEventData"] = additional
     record["requestID"] = request_id
-    record["eventID"] = new_event_id()
+    record["eventID"] = event_ids()
     record["readOnly"] = read_only
     if resources:
         record["resources"] = list(resources)
@@ -490,7 +514,11 @@ def api_call(
 
 
 def shared_copies(
-    record: dict[str, Any], other_accounts: Iterable[str], *, full_identity: bool = False
+    record: dict[str, Any],
+    other_accounts: Iterable[str],
+    *,
+    full_identity: bool = False,
+    event_ids: Callable[[], str] = new_event_id,
 ) -> list[dict[str, Any]]:
     """`record` and its copies for `other_accounts` (one per account, the caller's own and
     empty ones skipped), all with one sharedEventID; the copies name the caller as an
@@ -499,14 +527,14 @@ def shared_copies(
     others = [account for account in dict.fromkeys(other_accounts) if account and account != own]
     if not others:
         return [record]
-    shared = new_event_id()
+    shared = event_ids()
     record["sharedEventID"] = shared
     copies = [record]
     identity = record["userIdentity"] if full_identity else account_identity(record["userIdentity"])
     for account in others:
         copy = dict(record)
         copy["userIdentity"] = identity
-        copy["eventID"] = new_event_id()
+        copy["eventID"] = event_ids()
         copy["recipientAccountId"] = account
         copies.append(copy)
     return copies

@@ -61,6 +61,7 @@ except ImportError:  # pragma: no cover - not on Windows
 
 from ..store.database import Database
 from ..store.schema import audit_data_events, audit_event_resources, audit_events
+from .capture import records_of_capture
 from .record import DATA, console_event, lookup_username
 
 __all__ = [
@@ -76,6 +77,7 @@ __all__ = [
     "JournalAuditTrail",
     "audit_trail_for",
     "decode_line",
+    "encode_capture",
     "encode_records",
     "ingest_journals",
     "journal_directory",
@@ -94,6 +96,7 @@ INGESTER_ENV: Final = "ROLEGATE_AUDIT_INGESTER"
 PRUNE_INTERVAL: Final = 3600.0
 THREAD_NAME: Final = "rolegate-audit"  # the ingesting thread's, in Python and in the OS
 _READ_CHUNK: Final = 4 * 1024 * 1024
+_CAPTURE_START: Final = ord("{")  # a captured request's line; a record's starts with "["
 _INSERT_CHUNK: Final = 500
 
 
@@ -126,31 +129,49 @@ def _resource_pairs(record: Mapping[str, Any]) -> list[tuple[str | None, str | N
     ]
 
 
+def _meta(record: Mapping[str, Any], moment: float | None) -> tuple[Any, ...]:
+    """An Entry's filter columns of a record (`moment`: its exact time, else eventTime)."""
+    identity = record.get("userIdentity") or {}
+    category = record.get("eventCategory", "Management")
+    return (
+        record["eventID"],
+        record["recipientAccountId"],
+        moment if moment is not None else _parse_time(record["eventTime"]),
+        record["eventName"],
+        record["eventSource"],
+        bool(record.get("readOnly", False)),
+        lookup_username(record) if category != DATA else None,
+        identity.get("accessKeyId") or None,
+        category,
+        _resource_pairs(record),
+    )
+
+
 def encode_records(records: Iterable[Mapping[str, Any]], at: datetime | None = None) -> bytes:
     """Journal lines: `<meta JSON>\t<record JSON>\n` (JSON text has no raw tab or newline).
-    `at` is the exact event time (the record's eventTime has whole seconds).
-
-    orjson, not the json module: this runs on the request path, and for a cross-account
-    AssumeRole (two records) json's encoder cost ~30 us of the ~70 us the trail added."""
-    lines = []
+    `at` is the exact event time (the record's eventTime has whole seconds)."""
     moment = at.timestamp() if at is not None else None
-    for record in records:
-        identity = record.get("userIdentity") or {}
-        category = record.get("eventCategory", "Management")
-        meta = (
-            record["eventID"],
-            record["recipientAccountId"],
-            moment if moment is not None else _parse_time(record["eventTime"]),
-            record["eventName"],
-            record["eventSource"],
-            bool(record.get("readOnly", False)),
-            lookup_username(record) if category != DATA else None,
-            identity.get("accessKeyId") or None,
-            category,
-            _resource_pairs(record),
-        )
-        lines.append(b"%b\t%b\n" % (orjson.dumps(meta), orjson.dumps(record)))
-    return b"".join(lines)
+    return b"".join(
+        b"%b\t%b\n" % (orjson.dumps(_meta(record, moment)), orjson.dumps(record))
+        for record in records
+    )
+
+
+def encode_capture(capture: Mapping[str, Any]) -> bytes:
+    """The journal line of a captured request (`audit.capture`): its JSON object, whose
+    records are built when it is ingested. orjson, not the json module: this runs on the
+    request path of every call."""
+    return orjson.dumps(capture) + b"\n"
+
+
+def _captured_entries(text: str | bytes | memoryview) -> list[Entry]:
+    capture = orjson.loads(text)
+    if type(capture) is not dict:
+        raise ValueError("not a journal line")
+    return [
+        Entry._make([*_meta(record, capture["time"]), orjson.dumps(record).decode()])
+        for record in records_of_capture(capture)
+    ]
 
 
 def _parse_time(text: str) -> float:
@@ -164,14 +185,17 @@ def _entry(meta_text: str | bytes | memoryview, record: str) -> Entry:
     return Entry._make([*meta, record])
 
 
-def decode_line(line: bytes | str) -> Entry:
-    """One journal line back (ValueError when it is not one)."""
+def decode_line(line: bytes | str) -> list[Entry]:
+    """The entries of one journal line (ValueError when it is not one)."""
     if isinstance(line, bytes):
         line = line.decode()
-    meta_text, tab, record = line.rstrip("\n").partition("\t")
+    line = line.rstrip("\n")
+    if line.startswith("{"):
+        return _captured_entries(line)
+    meta_text, tab, record = line.partition("\t")
     if not tab:
         raise ValueError("not a journal line")
-    return _entry(meta_text, record)
+    return [_entry(meta_text, record)]
 
 
 def _decode_lines(data: bytes, source: str) -> list[Entry]:
@@ -187,12 +211,15 @@ def _decode_lines(data: bytes, source: str) -> list[Entry]:
         if end < 0:
             end = size
         if end > start:
-            tab = find(b"\t", start, end)
             try:
-                if tab < 0:
-                    raise ValueError("not a journal line")
-                entries.append(_entry(view[start:tab], str(view[tab + 1 : end], "utf-8")))
-            except (ValueError, TypeError):
+                if data[start] == _CAPTURE_START:
+                    entries.extend(_captured_entries(view[start:end]))
+                else:
+                    tab = find(b"\t", start, end)
+                    if tab < 0:
+                        raise ValueError("not a journal line")
+                    entries.append(_entry(view[start:tab], str(view[tab + 1 : end], "utf-8")))
+            except (ValueError, TypeError, KeyError, IndexError):
                 log.warning("skipping a malformed audit journal line in %s", source)
         start = end + 1
     return entries
@@ -550,6 +577,12 @@ class AuditTrail:
     def record(self, records: Sequence[Mapping[str, Any]], *, at: datetime | None = None) -> None:
         raise NotImplementedError
 
+    def record_capture(self, capture: Mapping[str, Any]) -> None:
+        """Store the records of a captured request (`audit.capture`); durable once it
+        returns."""
+        moment = datetime.fromtimestamp(capture["time"], UTC)
+        self.record(records_of_capture(capture), at=moment)
+
     def record_console_event(self, **fields: Any) -> dict[str, Any]:
         """Record one sign-in event (see `record.console_event`); returns the record."""
         built = console_event(**fields)
@@ -574,6 +607,9 @@ class DisabledAuditTrail(AuditTrail):
     enabled = False
 
     def record(self, records: Sequence[Mapping[str, Any]], *, at: datetime | None = None) -> None:
+        return None
+
+    def record_capture(self, capture: Mapping[str, Any]) -> None:
         return None
 
     def prune(self) -> int:
@@ -691,6 +727,9 @@ class JournalAuditTrail(_Maintained):
     def record(self, records: Sequence[Mapping[str, Any]], *, at: datetime | None = None) -> None:
         if records:
             self.append(encode_records(records, at))
+
+    def record_capture(self, capture: Mapping[str, Any]) -> None:
+        self.append(encode_capture(capture))
 
     def append(self, lines: bytes) -> None:
         """Journal complete lines (one `write`; durable against a crash of the process once

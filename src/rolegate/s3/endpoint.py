@@ -27,7 +27,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
-from ..audit.capture import s3_records
+from ..audit.capture import capture_s3
 from ..errors import EXPLANATIONS_SCOPE_KEY
 from ..ids import request_id as new_request_id
 from ..server.gateway import Gateway
@@ -170,14 +170,15 @@ class S3Endpoint:
             return
         call = admitted[0]
         try:
-            records = s3_records(
+            capture = capture_s3(
                 call,
                 bucket_owner=call.bucket_owner,
                 error=(error.code, error.message) if error is not None else None,
                 response_headers=response.headers,
                 host_id=response.headers.get("x-amz-id-2", ""),
             )
-            audit.record(records, at=call.info.now)
+            if capture is not None:
+                audit.record_capture(capture)
         except Exception:
             if error is None:
                 raise  # a success that cannot be recorded is not acknowledged

@@ -16,7 +16,7 @@ from typing import Any, Final
 
 from ..api import REGISTRY, OperationContext
 from ..api.registry import Caller, Operation, Services
-from ..audit.capture import AUTHENTICATION_FAILURES, query_records
+from ..audit.capture import AUTHENTICATION_FAILURES, capture_query
 from ..audit.record import shared_identity_for_key, shared_identity_for_session
 from ..audit.recorder import AuditTrail, audit_trail_for
 from ..clock import Clock, SystemClock
@@ -538,7 +538,7 @@ class Gateway:
             if not action:
                 return
             service, operation, params = verified.service, action, None
-        records = query_records(
+        capture = capture_query(
             identity=identity,
             service=service,
             operation=operation,
@@ -552,7 +552,7 @@ class Gateway:
             user_agent=user_agent,
             request_id=trace.request_id,
         )
-        self.audit.record(records, at=started)
+        self.audit.record_capture(capture)
 
     def evaluation_context(self, ctx: OperationContext) -> dict[str, str]:
         """The global condition keys of this request (the principal adds its own)."""
