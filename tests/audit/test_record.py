@@ -53,7 +53,8 @@ JOHN = KeyOwner(
 WHEN = datetime(2014, 7, 18, 15, 7, 39, tzinfo=UTC)
 
 
-def _assume_role() -> list[dict[str, object]]:
+def _assume_role(request_id: str = "4EXAMPLE-0000") -> list[dict[str, object]]:
+    """Its event ids follow from the request id: another request needs another id."""
     return query_records(
         identity=identity_for_key(JOHN),
         service="sts",
@@ -84,7 +85,7 @@ def _assume_role() -> list[dict[str, object]]:
         region="us-east-2",
         source_ip="192.0.2.101",
         user_agent="aws-cli/1.11.10",
-        request_id="4EXAMPLE-0000",
+        request_id=request_id,
     )
 
 
@@ -318,7 +319,7 @@ def test_journal_ingestion_is_idempotent_and_survives_a_torn_line(tmp_path: Path
     assert trail.flush() == 0
     assert _count(database) == (2, 2)
     dead = directory / trail.path.name.replace(str(os.getpid()), "1")
-    dead.write_bytes(encode_records(_assume_role(), WHEN) + b'["torn')
+    dead.write_bytes(encode_records(_assume_role("4EXAMPLE-0001"), WHEN) + b'["torn')
     assert ingest_journals(database, directory, skip=trail.path) == 2
     assert not dead.exists()
     assert _count(database) == (4, 4)
@@ -339,7 +340,7 @@ def test_journal_rotates_by_size_and_each_closed_journal_is_removed_once_ingeste
     trail.ROTATE_BYTES = 1
     trail.record(_assume_role(), at=WHEN)
     first = trail.path
-    trail.record(_assume_role(), at=WHEN)  # past ROTATE_BYTES: a new journal
+    trail.record(_assume_role("4EXAMPLE-0001"), at=WHEN)  # past ROTATE_BYTES: a new journal
     assert trail.path != first and first.stat().st_size > 0
     assert trail.flush() == 4
     assert [path.name for path in directory.iterdir()] == [trail.path.name]
@@ -367,7 +368,7 @@ def test_a_separate_ingester_stores_what_the_trail_closes_every_interval(tmp_pat
         while _count(database) != (2, 2) and time.monotonic() < deadline:
             time.sleep(0.02)
         assert _count(database) == (2, 2)
-        trail.record(_assume_role(), at=WHEN)
+        trail.record(_assume_role("4EXAMPLE-0001"), at=WHEN)
         trail.flush()
         assert _count(database) == (4, 4)
     finally:
@@ -389,7 +390,7 @@ def test_audit_ingest_command_stores_journals_nobody_holds(tmp_path: Path) -> No
     assert held.exit_code == 0 and held.output == "0 events stored, 0 pruned\n"
     trail.close()  # stores its events itself
     orphan = directory / trail.path.name.replace(str(os.getpid()), "1")
-    orphan.write_bytes(encode_records(_assume_role(), WHEN))
+    orphan.write_bytes(encode_records(_assume_role("4EXAMPLE-0001"), WHEN))
     result = CliRunner().invoke(audit, ["ingest", "--data", str(data)])
     assert result.exit_code == 0, result.output
     assert result.output.startswith("2 events stored, ")
@@ -421,7 +422,7 @@ def test_retention_and_the_other_trails(tmp_path: Path) -> None:
     direct.record(_assume_role(), at=WHEN)
     clock.advance(45 * 86400)
     later = WHEN + timedelta(days=45)
-    direct.record(_assume_role(), at=later)
+    direct.record(_assume_role("4EXAMPLE-0001"), at=later)
     assert _count(database) == (4, 4)
     clock.advance(46 * 86400)
     assert direct.prune() == 2
@@ -441,3 +442,19 @@ def test_retention_and_the_other_trails(tmp_path: Path) -> None:
     assert recorded["responseElements"] == {"SwitchRole": "Success"}
     assert _count(database) == (3, 2)
     database.dispose()
+
+
+def test_a_captured_request_gives_the_same_event_ids_each_time_it_is_built() -> None:
+    """Ingesting a journal line again (a crash before its journal was removed) must not
+    store its events twice: the ids follow from the request's time and request id."""
+    first, second = _assume_role(), _assume_role()
+    assert [r["eventID"] for r in first] == [r["eventID"] for r in second]
+    assert first[0]["sharedEventID"] == second[0]["sharedEventID"]
+    ids = {first[0]["eventID"], first[1]["eventID"], first[0]["sharedEventID"]}
+    assert len(ids) == 3
+    other = _assume_role("4EXAMPLE-0001")
+    assert not ids & {other[0]["eventID"], other[1]["eventID"], other[0]["sharedEventID"]}
+    for event_id in ids:
+        assert event_id[14] == "7" and event_id[19] in "89ab"  # RFC 9562 version 7
+    milliseconds = int(first[0]["eventID"].replace("-", "")[:12], 16)
+    assert milliseconds == int(WHEN.timestamp() * 1000)

@@ -422,3 +422,34 @@ def test_retention_prunes_old_events(
     remaining = events(account.account_id)
     assert [record["eventName"] for record in remaining] == ["CreateGroup"]
     assert remaining[0]["requestID"] == _request_id(recent)
+
+
+def test_a_success_whose_events_cannot_be_journaled_is_not_acknowledged(
+    server: RunningServer,
+    account: NewAccount,
+    root_iam: Any,
+    client: ClientFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The journal write happens before the answer (batched per event loop turn); when it
+    fails, a call that succeeded answers InternalFailure / InternalError instead."""
+    trail = trail_of(server)
+    if not hasattr(trail, "append"):
+        pytest.skip("this store's trail writes each request's events in a transaction")
+    s3 = client("s3", account.access_key_id, account.secret_access_key)
+    s3.create_bucket(Bucket=f"journal-{secrets.token_hex(4)}")
+
+    def full_disk(lines: bytes) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(trail, "append", full_disk)
+    monkeypatch.setattr(trail, "_batcher", type(trail._batcher)(full_disk))
+    with pytest.raises(ClientError) as failed:
+        root_iam.get_user()
+    assert failed.value.response["Error"]["Code"] == "InternalFailure"
+    assert failed.value.response["ResponseMetadata"]["HTTPStatusCode"] == 500
+    with pytest.raises(ClientError) as failed_s3:
+        s3.list_buckets()
+    assert failed_s3.value.response["Error"]["Code"] == "InternalError"
+    monkeypatch.undo()
+    assert root_iam.get_user()["User"]["Arn"].endswith(":root")

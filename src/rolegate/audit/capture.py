@@ -34,7 +34,7 @@ from .record import (
     api_call,
     clean,
     derived_event_ids,
-    new_event_id,
+    event_id_for,
     read_only_name,
     resource_of_arn,
     shared_copies,
@@ -121,14 +121,14 @@ def capture_query(
 ) -> dict[str, Any]:
     """What the request path keeps of one IAM/STS/EC2 call (`error`: code and message of a
     failure): JSON, its parameters and result already `clean` (no secret leaves the
-    request), its first event id drawn. `records_of_capture` builds the records from it."""
+    request). `records_of_capture` builds the records from it (their event ids follow from
+    its time and request id: `record.event_id_for`)."""
     read_only = read_only_name(operation)
     response = None
     if error is None and result and (not read_only or operation in _SESSION_RESULTS):
         response = clean(result)
     return {
         CAPTURE_KIND: QUERY_CAPTURE,
-        "eventID": new_event_id(),
         "time": event_time.timestamp(),
         "identity": identity,
         "service": service,
@@ -160,7 +160,7 @@ def _query_records_of(capture: Mapping[str, Any]) -> list[dict[str, Any]]:
             found = resource_of_arn(arn) or _ec2_resource(arn)
             if found is not None and found not in resources:
                 resources.append(found)
-    event_ids = derived_event_ids(capture["eventID"])
+    event_ids = derived_event_ids(event_id_for(capture["time"], capture["requestID"]))
     record = api_call(
         identity=identity,
         event_time=capture["time"],
@@ -262,7 +262,6 @@ def capture_s3(
     additional["x-amz-id-2"] = host_id
     return {
         CAPTURE_KIND: S3_CAPTURE,
-        "eventID": new_event_id(),
         "time": call.info.now.timestamp(),
         "identity": shared_identity_for_caller(caller),
         "operation": call.route.operation,
@@ -282,7 +281,7 @@ def capture_s3(
 
 def _s3_records_of(capture: Mapping[str, Any]) -> list[dict[str, Any]]:
     operation, error = capture["operation"], capture["error"]
-    event_ids = derived_event_ids(capture["eventID"])
+    event_ids = derived_event_ids(event_id_for(capture["time"], capture["requestID"]))
     record = api_call(
         identity=capture["identity"],
         event_time=capture["time"],

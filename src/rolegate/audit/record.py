@@ -43,6 +43,7 @@ __all__ = [
     "cloudtrail_time",
     "console_event",
     "derived_event_ids",
+    "event_id_for",
     "identity_for_caller",
     "identity_for_key",
     "identity_for_session",
@@ -187,6 +188,14 @@ def new_event_id() -> str:
     Its random bits come from `random` (seeded from the OS at start and after a fork): an
     event id must be unique, not secret, and a getrandom call per id cost more than the rest."""
     return _uuid7_text((time.time_ns() // 1_000_000) << 80 | _random_bits(80))
+
+
+def event_id_for(moment: float, request_id: str) -> str:
+    """The first event id of a request: a version 7 UUID of its time (milliseconds) and bits
+    hashed from its request id, so that building its records twice gives the same ids
+    without drawing (or journaling) one on the request path."""
+    digest = hashlib.blake2b(request_id.encode(), digest_size=10).digest()
+    return _uuid7_text(int(moment * 1000) << 80 | int.from_bytes(digest, "big"))
 
 
 def derived_event_ids(first: str) -> Callable[[], str]:

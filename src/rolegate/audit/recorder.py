@@ -61,6 +61,7 @@ except ImportError:  # pragma: no cover - not on Windows
 
 from ..store.database import Database
 from ..store.schema import audit_data_events, audit_event_resources, audit_events
+from .batching import LoopBatcher, collector
 from .capture import records_of_capture
 from .record import DATA, console_event, lookup_username
 
@@ -579,9 +580,14 @@ class AuditTrail:
 
     def record_capture(self, capture: Mapping[str, Any]) -> None:
         """Store the records of a captured request (`audit.capture`); durable once it
-        returns."""
+        returns (inside `batching.collecting()`, a batching trail collects it instead)."""
         moment = datetime.fromtimestamp(capture["time"], UTC)
         self.record(records_of_capture(capture), at=moment)
+
+    async def record_capture_soon(self, capture: Mapping[str, Any]) -> None:
+        """`record_capture` on the event loop: a batching trail writes it with the other
+        requests of this loop iteration; durable once it returns."""
+        self.record_capture(capture)
 
     def record_console_event(self, **fields: Any) -> dict[str, Any]:
         """Record one sign-in event (see `record.console_event`); returns the record."""
@@ -712,6 +718,7 @@ class JournalAuditTrail(_Maintained):
         self._ingest_lock = threading.Lock()
         self._closed = False
         self._rotated: list[Path] = []  # closed by this process, maybe not ingested yet
+        self._batcher = LoopBatcher(self.append)
         self.database = database
         self._open_journal()
         super().__init__(database, retention_days, interval=interval, background=background)
@@ -729,7 +736,15 @@ class JournalAuditTrail(_Maintained):
             self.append(encode_records(records, at))
 
     def record_capture(self, capture: Mapping[str, Any]) -> None:
-        self.append(encode_capture(capture))
+        collected = collector()
+        if collected is not None:
+            collected.lines.append(encode_capture(capture))
+            collected.batcher = self._batcher
+        else:
+            self.append(encode_capture(capture))
+
+    async def record_capture_soon(self, capture: Mapping[str, Any]) -> None:
+        await self._batcher.submit(encode_capture(capture))
 
     def append(self, lines: bytes) -> None:
         """Journal complete lines (one `write`; durable against a crash of the process once

@@ -83,9 +83,13 @@ class _Body:
             yield self._data[start : start + amt]
 
     def read(self, amt: int | None = None) -> bytes:
-        data, self._data = (self._data, b"") if amt is None else (
-            self._data[:amt],
-            self._data[amt:],
+        data, self._data = (
+            (self._data, b"")
+            if amt is None
+            else (
+                self._data[:amt],
+                self._data[amt:],
+            )
         )
         return data
 

@@ -192,7 +192,11 @@ def routes(console: Console) -> list[Route]:
                 additional={"RedirectTo": str(request.base_url).rstrip("/") + "/console"},
             )
         back = replace(
-            identity, role=None, role_token=None, display_name=None, color=None,
+            identity,
+            role=None,
+            role_token=None,
+            display_name=None,
+            color=None,
             role_account_label=None,
         )
         response = RedirectResponse("/console", 303)

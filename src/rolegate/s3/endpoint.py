@@ -27,6 +27,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
+from ..audit.batching import next_turn
 from ..audit.capture import capture_s3
 from ..errors import EXPLANATIONS_SCOPE_KEY
 from ..ids import request_id as new_request_id
@@ -133,7 +134,7 @@ class S3Endpoint:
             response = await operation.handler(self.context, call, request)
             response.headers["x-amz-request-id"] = request_id
             response.headers["x-amz-id-2"] = _host_id(request_id)
-            self._audit(admitted, response, None)
+            await self._audit(admitted, response, None)
             return response
         except S3Error as error:
             explanations = scope.get(EXPLANATIONS_SCOPE_KEY)
@@ -144,12 +145,12 @@ class S3Endpoint:
                 # the connection cannot carry another request.
                 error.headers["Connection"] = "close"
             response = _error_response(error, request_id, resource, method)
-            self._audit(admitted, response, error)
+            await self._audit(admitted, response, error)
             return response
         except RestXmlError as error:
             converted = S3Error(error.code, error.message, error.status, extra=error.extra)
             response = _error_response(converted, request_id, resource, method)
-            self._audit(admitted, response, converted)
+            await self._audit(admitted, response, converted)
             return response
         except ClientDisconnect:
             return Response(status_code=400)
@@ -159,14 +160,15 @@ class S3Endpoint:
                 "InternalError", "We encountered an internal error. Please try again.", 500
             )
             response = _error_response(internal, request_id, resource, method)
-            self._audit(admitted, response, internal)
+            await self._audit(admitted, response, internal)
             return response
 
-    def _audit(self, admitted: list[Call], response: Response, error: S3Error | None) -> None:
+    async def _audit(self, admitted: list[Call], response: Response, error: S3Error | None) -> None:
         """Record the request's events before the response goes out: only once it was
         authenticated (anonymous included); unauthenticated or unroutable ones name nobody."""
         audit = self.gateway.audit
         if not admitted or not audit.enabled:
+            await next_turn()  # as a journaled answer does (`audit.batching.next_turn`)
             return
         call = admitted[0]
         try:
@@ -178,7 +180,7 @@ class S3Endpoint:
                 host_id=response.headers.get("x-amz-id-2", ""),
             )
             if capture is not None:
-                audit.record_capture(capture)
+                await audit.record_capture_soon(capture)
         except Exception:
             if error is None:
                 raise  # a success that cannot be recorded is not acknowledged

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from typing import Final
@@ -13,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from ..audit.batching import collecting
 from ..audit.recorder import DEFAULT_RETENTION_DAYS, audit_trail_for
 from ..clock import Clock
 from ..console.app import create_console
@@ -23,7 +25,7 @@ from ..wire import sigv4
 from ..wire.json_protocol import json_error_response
 from ..wire.query import get_protocol
 from .allocator import tune_allocator
-from .gateway import Gateway
+from .gateway import INTERNAL_FAILURE_MESSAGE, Gateway
 from .recycle import ConnectionRecycler
 from .routing import (
     EC2_SERVICES,
@@ -44,6 +46,8 @@ __all__ = [
 ]
 
 MAX_QUERY_BODY: Final = 1024 * 1024
+log = logging.getLogger("rolegate.server")
+
 DB_URL_ENV: Final = "ROLEGATE_DB_URL"
 S3_DIR_ENV: Final = "ROLEGATE_S3_DIR"
 AUDIT_ENV: Final = "ROLEGATE_AUDIT"  # "off": record no audit events
@@ -127,7 +131,21 @@ def create_app(
         else:
             handler = gateway.handle_json if service in JSON_SERVICES else gateway.handle
         if handler == gateway.handle and gateway.serves_on_loop(service, body):
-            result = handler(http_request, source_ip, scope.get(EXPLANATIONS_SCOPE_KEY))
+            # Its events are journaled with those of the other requests of this loop turn.
+            with collecting() as collected:
+                result = handler(http_request, source_ip, scope.get(EXPLANATIONS_SCOPE_KEY))
+            try:
+                await collected.written()
+            except Exception:
+                log.exception("journaling the audit events of a request failed")
+                if result.status < 400:  # a success that cannot be recorded is not acknowledged
+                    rid = new_request_id()
+                    error = get_protocol("iam").serialize_error(
+                        "InternalFailure", INTERNAL_FAILURE_MESSAGE, 500, rid
+                    )
+                    return Response(
+                        error, 500, {"Content-Type": "text/xml", "x-amzn-RequestId": rid}
+                    )
             return Response(result.body, result.status, result.headers)
         result = await anyio.to_thread.run_sync(
             handler,

@@ -42,12 +42,12 @@ from .auth import KeyDirectory, access_denied_message, caller_for, session_calle
 from .key_use import KeyUseRecorder
 from .routing import EC2_SERVICES, JSON_SERVICES, QUERY_SERVICES, REST_JSON_SERVICES
 
-__all__ = ["Gateway", "WireResponse"]
+__all__ = ["INTERNAL_FAILURE_MESSAGE", "Gateway", "WireResponse"]
 
 log = logging.getLogger("rolegate.gateway")
 
 INVALID_TOKEN_MESSAGE: Final = "The security token included in the request is invalid."
-_INTERNAL_FAILURE: Final = "The request processing has failed because of an unknown error."
+INTERNAL_FAILURE_MESSAGE: Final = "The request processing has failed because of an unknown error."
 _FORM_ACTION: Final = re.compile(rb"(?:^|&)Action=([^&]*)")
 _MFA_MEMBERS: Final = re.compile(rb"(?:^|&)(?:SerialNumber|TokenCode)=")
 
@@ -459,8 +459,10 @@ class Gateway:
             self._audit(trace, request, started, None, (error.code, error.message))
         except Exception:
             log.exception("request %s failed", request_id)
-            failure = ("InternalFailure", _INTERNAL_FAILURE, 500, False)
-            self._audit(trace, request, started, None, ("InternalFailure", _INTERNAL_FAILURE))
+            failure = ("InternalFailure", INTERNAL_FAILURE_MESSAGE, 500, False)
+            self._audit(
+                trace, request, started, None, ("InternalFailure", INTERNAL_FAILURE_MESSAGE)
+            )
         return wire.error_response(service, *failure[:3], request_id, failure[3], fields)
 
     # ------------------------------------------------------------------ steps
