@@ -15,6 +15,7 @@ from click.testing import CliRunner
 
 from rolegate.audit.capture import query_records
 from rolegate.audit.cli import audit
+from rolegate.audit.entries import encode_records
 from rolegate.audit.record import (
     account_identity,
     clean,
@@ -29,7 +30,6 @@ from rolegate.audit.recorder import (
     DirectAuditTrail,
     DisabledAuditTrail,
     JournalAuditTrail,
-    encode_records,
     ingest_journals,
     run_ingester,
 )

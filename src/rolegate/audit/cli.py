@@ -26,13 +26,8 @@ from sqlalchemy import Select, Table, select
 from ..cli_store import open_store, store_options
 from ..store.database import Database, as_utc
 from ..store.schema import audit_data_events, audit_events
-from .recorder import (
-    DEFAULT_RETENTION_DAYS,
-    ingest_journals,
-    journal_directory,
-    prune_events,
-    run_ingester,
-)
+from .entries import prune_events
+from .recorder import DEFAULT_RETENTION_DAYS, ingest_journals, journal_directory, run_ingester
 
 __all__ = ["audit"]
 
