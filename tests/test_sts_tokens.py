@@ -160,3 +160,28 @@ def test_generated_ids_and_secrets_keep_their_alphabets_and_lengths() -> None:
     # Every character of the alphabet turns up: the draw is not confined to a corner of it.
     seen = "".join(new_unique_id("", 32) for _ in range(200))
     assert set(seen) == set(_ID_ALPHABET)
+
+
+def test_random_bytes_are_never_handed_out_twice_and_a_forked_child_has_its_own() -> None:
+    import os
+
+    from rolegate.ids import random_bytes
+
+    seen = {random_bytes(16) for _ in range(1000)}  # crosses several pool refills
+    assert len(seen) == 1000 and all(len(chunk) == 16 for chunk in seen)
+    assert len(random_bytes(10_000)) == 10_000
+    if not hasattr(os, "fork"):
+        return
+    read, write = os.pipe()
+    parent_next = None
+    pid = os.fork()
+    if pid == 0:  # the child: what it draws next must differ from what the parent draws
+        os.close(read)
+        os.write(write, random_bytes(16))
+        os._exit(0)
+    os.close(write)
+    parent_next = random_bytes(16)
+    child_next = os.read(read, 16)
+    os.close(read)
+    os.waitpid(pid, 0)
+    assert child_next != parent_next

@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import os
 import zlib
 from collections.abc import Mapping
 from dataclasses import MISSING, dataclass, field, fields
@@ -21,6 +20,8 @@ from typing import Any, Final, Protocol
 import orjson
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from ..ids import random_bytes
 
 __all__ = [
     "CONSOLE_MAGIC",
@@ -134,11 +135,24 @@ def deflate_small(payload: bytes) -> bytes:
     return packer.compress(payload) + packer.flush()
 
 
+_CIPHERS: dict[bytes, AESGCM] = {}
+
+
+def _cipher(key: bytes) -> AESGCM:
+    """The AES-GCM context of a token key, made once per key (a key ring holds a few)."""
+    cipher = _CIPHERS.get(key)
+    if cipher is None:
+        if len(_CIPHERS) >= 64:
+            _CIPHERS.clear()
+        cipher = _CIPHERS[key] = AESGCM(key)
+    return cipher
+
+
 def _seal(payload: bytes, magic: bytes, keys: KeyRing) -> str:
     key_id, key = keys.current()
     header = _header(magic, key_id)
-    nonce = os.urandom(_NONCE_BYTES)
-    sealed = AESGCM(key).encrypt(nonce, deflate_small(payload), header)
+    nonce = random_bytes(_NONCE_BYTES)
+    sealed = _cipher(key).encrypt(nonce, deflate_small(payload), header)
     return base64.urlsafe_b64encode(header + nonce + sealed).decode().rstrip("=")
 
 
@@ -158,7 +172,7 @@ def _open(text: str, magic: bytes, keys: KeyRing) -> bytes:
     if len(nonce) != _NONCE_BYTES:
         raise TokenError("truncated")
     try:
-        return zlib.decompress(AESGCM(key).decrypt(nonce, sealed, header))
+        return zlib.decompress(_cipher(key).decrypt(nonce, sealed, header))
     except (InvalidTag, zlib.error, ValueError) as error:
         raise TokenError("altered or malformed") from error
 
