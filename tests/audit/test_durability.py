@@ -203,3 +203,31 @@ def test_a_stopped_server_stops_its_ingester_and_leaves_every_event_stored(
     assert _stored(database, acknowledged) == dict.fromkeys(acknowledged, 1)
     assert list((data / "audit-journal").glob("*.jsonl")) == []
     database.dispose()
+
+
+def test_an_ingester_that_dies_is_started_again_and_nothing_is_lost(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    database = open_database(default_sqlite_url(data))
+    with database.write() as uow:
+        root = create_account(uow, "reborn").to_json()
+    port = free_port()
+    server = _serve(data, port, interval="0.25")
+    try:
+        (first_ingester,) = _children(server.pid)
+        os.kill(first_ingester, signal.SIGKILL)
+        acknowledged = _acknowledged(_clients(port, root), "reborn", 3)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            children = _children(server.pid)
+            if children and children != [first_ingester]:
+                break
+            time.sleep(0.05)
+        assert children and first_ingester not in children, "no new ingesting process"
+        while len(_stored(database, acknowledged)) < len(acknowledged):
+            assert time.monotonic() < deadline, "the new ingester stored nothing"
+            time.sleep(0.1)
+        assert _stored(database, acknowledged) == dict.fromkeys(acknowledged, 1)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(timeout=30) == 0
+    database.dispose()
