@@ -143,89 +143,73 @@ def serve(
     db: str | None,
 ) -> None:
     """Run the rolegate endpoint (IAM and STS over the AWS Query protocol, S3 over REST)."""
-    database = open_store(data, db)
-    s3_dir = Path(data).resolve() / "s3-objects"
-    endpoint = f"http://{host}:{port}"
-    click.echo(f"rolegate listening on {endpoint} (store: {_safe_url(database.url)})")
-    ingester = None
-    if not no_audit and journal_directory(database.url, s3_dir) is not None:
-        ingester = IngesterProcess(
-            data, db, audit_retention_days, float(os.environ.get(INTERVAL_ENV, "1.0"))
-        )
-        os.environ[INGESTER_ENV] = "process"
-        ingester.start()
-    try:
-        _serve(host, port, with_demo, workers, audit_retention_days, no_audit, data, database)
-    finally:
-        if ingester is not None:
-            ingester.stop()
-        database.dispose()
-
-
-def _serve(
-    host: str,
-    port: int,
-    with_demo: bool,
-    workers: int,
-    audit_retention_days: float,
-    no_audit: bool,
-    data: str,
-    database: Database,
-) -> None:
     import uvicorn
 
     from .server.allocator import tune_allocator
     from .server.app import AUDIT_ENV, AUDIT_RETENTION_ENV, DB_URL_ENV, S3_DIR_ENV, create_app
 
+    database = open_store(data, db)
     s3_dir = Path(data).resolve() / "s3-objects"
     endpoint = f"http://{host}:{port}"
-    if workers > 1:
-        os.environ[DB_URL_ENV] = database.url
-        os.environ[S3_DIR_ENV] = str(s3_dir)
-        os.environ[AUDIT_ENV] = "off" if no_audit else "on"
-        os.environ[AUDIT_RETENTION_ENV] = str(audit_retention_days)
-        # The workers share one listening socket. By default libuv accepts every pending
-        # connection on a wakeup, so a burst of new connections often lands on one worker
-        # (seen: 8 of 8); accepting one at a time lets the others take their share.
-        os.environ.setdefault("UV_TCP_SINGLE_ACCEPT", "1")
-        if with_demo:
-            ready = lambda: _accepts_connections(host, port)  # noqa: E731
-            threading.Thread(
-                target=_load_demo, args=(ready, database, data, endpoint), daemon=True
-            ).start()
-        uvicorn.run(
-            "rolegate.server.app:app_from_environment",
-            factory=True,
-            host=host,
-            port=port,
-            workers=workers,
-            log_level="warning",
-            lifespan="off",
-        )
-        return
-    tune_allocator()
-    app = create_app(
-        database,
-        s3_data_dir=s3_dir,
-        audit=not no_audit,
-        audit_retention_days=audit_retention_days,
-    )
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")
-    server = uvicorn.Server(config)
-    if with_demo:
-        threading.Thread(
-            target=_load_demo,
-            args=(lambda: server.started, database, data, endpoint),
-            daemon=True,
-        ).start()
-    # uvicorn finishes in-flight requests on SIGINT/SIGTERM, then re-raises the signal with
-    # the handler that was installed before it started: make that one a clean exit too.
-    for stop_signal in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(stop_signal, lambda *_: setattr(server, "should_exit", True))
+    click.echo(f"rolegate listening on {endpoint} (store: {_safe_url(database.url)})")
+    ingesting = not no_audit and journal_directory(database.url, s3_dir) is not None
+    interval = float(os.environ.get(INTERVAL_ENV, "1.0"))
+    ingester = IngesterProcess(data, db, audit_retention_days, interval) if ingesting else None
+    if ingester is not None:  # the trails of this process (and its workers) do not ingest
+        os.environ[INGESTER_ENV] = "process"
+        ingester.start()
     try:
-        server.run()
+        if workers > 1:
+            os.environ[DB_URL_ENV] = database.url
+            os.environ[S3_DIR_ENV] = str(s3_dir)
+            os.environ[AUDIT_ENV] = "off" if no_audit else "on"
+            os.environ[AUDIT_RETENTION_ENV] = str(audit_retention_days)
+            # The workers share one listening socket. By default libuv accepts every pending
+            # connection on a wakeup, so a burst of new connections often lands on one worker
+            # (seen: 8 of 8); accepting one at a time lets the others take their share.
+            os.environ.setdefault("UV_TCP_SINGLE_ACCEPT", "1")
+            if with_demo:
+                ready = lambda: _accepts_connections(host, port)  # noqa: E731
+                threading.Thread(
+                    target=_load_demo, args=(ready, database, data, endpoint), daemon=True
+                ).start()
+            uvicorn.run(
+                "rolegate.server.app:app_from_environment",
+                factory=True,
+                host=host,
+                port=port,
+                workers=workers,
+                log_level="warning",
+                lifespan="off",
+            )
+            return
+        tune_allocator()
+        app = create_app(
+            database,
+            s3_data_dir=s3_dir,
+            audit=not no_audit,
+            audit_retention_days=audit_retention_days,
+        )
+        config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")
+        server = uvicorn.Server(config)
+        if with_demo:
+            threading.Thread(
+                target=_load_demo,
+                args=(lambda: server.started, database, data, endpoint),
+                daemon=True,
+            ).start()
+        # uvicorn finishes in-flight requests on SIGINT/SIGTERM, then re-raises the signal with
+        # the handler that was installed before it started: make that one a clean exit too.
+        for stop_signal in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(stop_signal, lambda *_: setattr(server, "should_exit", True))
+        try:
+            server.run()
+        finally:
+            app.state.gateway.audit.close()  # its last events stored before the ingester stops
     finally:
-        app.state.gateway.audit.close()  # its last events stored before the ingester stops
+        if ingester is not None:
+            ingester.stop()
+        database.dispose()
 
 
 def _accepts_connections(host: str, port: int) -> bool:

@@ -128,12 +128,17 @@ def _stored(database: Database, request_ids: set[str]) -> dict[str, int]:
     return counts
 
 
-def test_kill_9_loses_no_acknowledged_event(tmp_path: Path) -> None:
+def _store_with_account(tmp_path: Path, alias: str) -> tuple[Path, Database, dict[str, Any], int]:
+    """A data directory whose store has one account, and a free port to serve it on."""
     data = tmp_path / "data"
     database = open_database(default_sqlite_url(data))
     with database.write() as uow:
-        root = create_account(uow, "killed").to_json()
-    port = free_port()
+        root = create_account(uow, alias).to_json()
+    return data, database, root, free_port()
+
+
+def test_kill_9_loses_no_acknowledged_event(tmp_path: Path) -> None:
+    data, database, root, port = _store_with_account(tmp_path, "killed")
     # Ingestion rounds an hour apart: the events are in the journal only when the kill comes.
     server = _serve(data, port, interval="3600")
     try:
@@ -187,11 +192,7 @@ def test_kill_9_loses_no_acknowledged_event(tmp_path: Path) -> None:
 def test_a_stopped_server_stops_its_ingester_and_leaves_every_event_stored(
     tmp_path: Path,
 ) -> None:
-    data = tmp_path / "data"
-    database = open_database(default_sqlite_url(data))
-    with database.write() as uow:
-        root = create_account(uow, "stopped").to_json()
-    port = free_port()
+    data, database, root, port = _store_with_account(tmp_path, "stopped")
     server = _serve(data, port, interval="3600")
     try:
         (ingester,) = _children(server.pid)
@@ -206,11 +207,7 @@ def test_a_stopped_server_stops_its_ingester_and_leaves_every_event_stored(
 
 
 def test_an_ingester_that_dies_is_started_again_and_nothing_is_lost(tmp_path: Path) -> None:
-    data = tmp_path / "data"
-    database = open_database(default_sqlite_url(data))
-    with database.write() as uow:
-        root = create_account(uow, "reborn").to_json()
-    port = free_port()
+    data, database, root, port = _store_with_account(tmp_path, "reborn")
     server = _serve(data, port, interval="0.25")
     try:
         (first_ingester,) = _children(server.pid)
