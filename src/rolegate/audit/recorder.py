@@ -4,11 +4,12 @@ Design (see docs/architecture.md, "Audit trail"). A request's events must surviv
 that happens after its response was sent, without a second transaction or an fsync per
 request:
 
-- `record()` appends the request's events to this process's journal file
-  (`<dir>/<store>-<pid>-<random>.jsonl`, opened O_APPEND) with one `os.write`, before the
-  response goes out. Once `write` returned, the bytes are in the kernel's page cache: a
-  kill -9 (or any crash of the process) loses nothing. The cost on the request path is the
-  record's JSON encoding and one small syscall (a few tens of microseconds).
+- `record_capture()` appends a request's line (its capture: `audit.capture`; `record()` the
+  same for finished records) to this process's journal file
+  (`<dir>/<store>-<pid>-<random>.jsonl`, opened O_APPEND), before the response goes out; on
+  the event loop the lines of one loop turn share one `os.write` (`audit.batching`). Once
+  `write` returned, the bytes are in the kernel's page cache: a kill -9 (or any crash of
+  the process) loses nothing. The records are built from the captures at ingestion.
 - The journal is closed every `interval` seconds (and at `ROTATE_BYTES`) and a new one
   opened. A closed journal is one nobody holds: an ingester takes its `flock`, stores its
   complete lines, up to `BATCH_LINES` per write transaction, with the event id as primary key
