@@ -31,8 +31,12 @@ PRINCIPALS: list[dict[str, Any]] = [
     {"arn": ALICE, "id": ALICE_ID, "tags": {"team": "blue"}},
     {"arn": ALICE},
     {"arn": BOB, "id": BOB_ID, "tags": {"Team": "red", "env": "prod"}},
-    {"arn": DEPLOY_SESSION, "role_arn": DEPLOY_ROLE, "id": DEPLOY_ID,
-     "tags": {"team": "productionapp"}},
+    {
+        "arn": DEPLOY_SESSION,
+        "role_arn": DEPLOY_ROLE,
+        "id": DEPLOY_ID,
+        "tags": {"team": "productionapp"},
+    },
     {"arn": DEPLOY_SESSION, "role_arn": DEPLOY_ROLE, "id": f"{DEPLOY_ID}:s1"},
     {"arn": READER_SESSION},
     {"arn": f"arn:aws:iam::{HOME}:root"},
@@ -41,8 +45,17 @@ PRINCIPALS: list[dict[str, Any]] = [
     {"arn": "anonymous"},
 ]
 
-ACTIONS = ["s3:GetObject", "s3:getobject", "S3:PutObject", "s3:ListBucket", "iam:GetUser",
-           "iam:PassRole", "sts:AssumeRole", "STS:assumerole", "sts:AssumeRoleWithSAML"]
+ACTIONS = [
+    "s3:GetObject",
+    "s3:getobject",
+    "S3:PutObject",
+    "s3:ListBucket",
+    "iam:GetUser",
+    "iam:PassRole",
+    "sts:AssumeRole",
+    "STS:assumerole",
+    "sts:AssumeRoleWithSAML",
+]
 
 RESOURCES = [
     "arn:aws:s3:::productionapp/a.txt",
@@ -57,14 +70,33 @@ RESOURCES = [
     READER_ROLE,
 ]
 
-ACTION_PATTERNS = ["*", "s3:*", "s3:Get*", "s3:getobject", "S3:PutObject", "s3:List?ucket",
-                   "iam:*", "iam:GetUser", "iam:Pass*", "sts:AssumeRole", "sts:*",
-                   "sts:assume*", "ec2:*"]
+ACTION_PATTERNS = [
+    "*",
+    "s3:*",
+    "s3:Get*",
+    "s3:getobject",
+    "S3:PutObject",
+    "s3:List?ucket",
+    "iam:*",
+    "iam:GetUser",
+    "iam:Pass*",
+    "sts:AssumeRole",
+    "sts:*",
+    "sts:assume*",
+    "ec2:*",
+]
 
 PLAIN_RESOURCE_PATTERNS = [
-    "*", "arn:aws:s3:::productionapp/*", "arn:aws:s3:::productionapp", "arn:aws:s3:::*",
-    "arn:aws:s3:::productionapp/?.txt", "arn:aws:s3:::otherbucket/a.txt",
-    "arn:aws:iam::*:role/*", f"arn:aws:iam::{HOME}:*", DEPLOY_ROLE, f"arn:aws:iam::{OTHER}:user/*",
+    "*",
+    "arn:aws:s3:::productionapp/*",
+    "arn:aws:s3:::productionapp",
+    "arn:aws:s3:::*",
+    "arn:aws:s3:::productionapp/?.txt",
+    "arn:aws:s3:::otherbucket/a.txt",
+    "arn:aws:iam::*:role/*",
+    f"arn:aws:iam::{HOME}:*",
+    DEPLOY_ROLE,
+    f"arn:aws:iam::{OTHER}:user/*",
     "arn:aws:*",
 ]
 # Literal text under 2008-10-17, substituted under 2012-10-17.
@@ -79,9 +111,22 @@ VARIABLE_RESOURCE_PATTERNS = [
 ]
 ESCAPE_RESOURCE_PATTERNS = ["arn:aws:s3:::productionapp/${*}", "arn:aws:s3:::productionapp${?}a"]
 
-AWS_PRINCIPAL_VALUES = ["*", HOME, OTHER, f"arn:aws:iam::{HOME}:root",
-                        f"arn:aws:iam::{OTHER}:root", ALICE, BOB, DEPLOY_SESSION, DEPLOY_ROLE,
-                        READER_ROLE, READER_SESSION, ALICE_ID, DEPLOY_ID, FRED]
+AWS_PRINCIPAL_VALUES = [
+    "*",
+    HOME,
+    OTHER,
+    f"arn:aws:iam::{HOME}:root",
+    f"arn:aws:iam::{OTHER}:root",
+    ALICE,
+    BOB,
+    DEPLOY_SESSION,
+    DEPLOY_ROLE,
+    READER_ROLE,
+    READER_SESSION,
+    ALICE_ID,
+    DEPLOY_ID,
+    FRED,
+]
 # Identities of the pool principals, so NotPrincipal often lists all or most of them.
 IDENTITY_GROUPS = [
     [ALICE, ALICE_ID, HOME],
@@ -91,12 +136,30 @@ IDENTITY_GROUPS = [
     [FRED, f"arn:aws:iam::{HOME}:root"],
 ]
 
-STRING_OPERATORS = ["StringEquals", "StringNotEquals", "StringEqualsIgnoreCase",
-                    "StringNotEqualsIgnoreCase", "StringLike", "StringNotLike"]
-NUMERIC_OPERATORS = ["NumericEquals", "NumericNotEquals", "NumericLessThan",
-                     "NumericLessThanEquals", "NumericGreaterThan", "NumericGreaterThanEquals"]
-DATE_OPERATORS = ["DateEquals", "DateNotEquals", "DateLessThan", "DateLessThanEquals",
-                  "DateGreaterThan", "DateGreaterThanEquals"]
+STRING_OPERATORS = [
+    "StringEquals",
+    "StringNotEquals",
+    "StringEqualsIgnoreCase",
+    "StringNotEqualsIgnoreCase",
+    "StringLike",
+    "StringNotLike",
+]
+NUMERIC_OPERATORS = [
+    "NumericEquals",
+    "NumericNotEquals",
+    "NumericLessThan",
+    "NumericLessThanEquals",
+    "NumericGreaterThan",
+    "NumericGreaterThanEquals",
+]
+DATE_OPERATORS = [
+    "DateEquals",
+    "DateNotEquals",
+    "DateLessThan",
+    "DateLessThanEquals",
+    "DateGreaterThan",
+    "DateGreaterThanEquals",
+]
 ARN_OPERATORS = ["ArnEquals", "ArnLike", "ArnNotEquals", "ArnNotLike"]
 IP_OPERATORS = ["IpAddress", "NotIpAddress"]
 
@@ -104,51 +167,93 @@ ConditionKey = tuple[list[str], list[Any], list[Any]]
 
 # key -> (operators, policy values, request values); no request values = derived by the engine.
 CONDITION_KEYS: dict[str, ConditionKey] = {
-    "aws:SourceIp": (IP_OPERATORS,
-                     ["203.0.113.0/24", "10.0.0.0/8", "2001:db8::/32", "198.51.100.1", "::1"],
-                     ["203.0.113.7", "10.1.2.3", "2001:db8::5", "198.51.100.1"]),
-    "aws:MultiFactorAuthPresent": (["Bool"], ["true", "false", "TRUE", True, False],
-                                   ["true", "false", True, False, "True"]),
-    "aws:MultiFactorAuthAge": (NUMERIC_OPERATORS, ["3600", "300", "0.5", "-1", "abc"],
-                               ["30", "7200", 300, "3600", "x"]),
-    "aws:CurrentTime": (DATE_OPERATORS,
-                        ["2024-01-01T00:00:00Z", "2024-06-01T12:00:00+02:00", "2024-06-01",
-                         "1717243200", "soon"],
-                        ["2024-06-01T12:00:00Z", "2023-12-31T23:59:59.500Z", "1717243200"]),
-    "aws:EpochTime": (DATE_OPERATORS + NUMERIC_OPERATORS, ["1717243200", "1704067200"],
-                      ["1717243200", "1704067200"]),
-    "aws:TagKeys": (STRING_OPERATORS, ["team", "env", "cost*", "Team"],
-                    [["team"], ["team", "env"], ["env", "owner"], []]),
-    "aws:CalledVia": (STRING_OPERATORS, ["athena.amazonaws.com", "*.amazonaws.com"],
-                      [["athena.amazonaws.com"], ["athena.amazonaws.com", "glue.amazonaws.com"],
-                       ["glue.amazonaws.com"], []]),
-    "aws:RequestTag/env": (STRING_OPERATORS,
-                           ["prod", "Prod", "dev", "pr*", "${aws:PrincipalTag/env}",
-                            "${aws:PrincipalTag/env, 'dev'}"],
-                           ["prod", "Prod", "dev"]),
-    "s3:prefix": (STRING_OPERATORS,
-                  ["home/", "home/${aws:username}/*", "home/*", "home/${aws:username, 'nobody'}/"],
-                  ["home/alice/", "home/bob/x", "home/", "home/nobody/"]),
-    "aws:SourceArn": ([*ARN_OPERATORS, "StringLike"],
-                      [f"arn:aws:sns:*:{HOME}:*", f"arn:aws:sns:us-east-1:{OTHER}:topic",
-                       "arn:aws:sns:us-east-1:${aws:PrincipalAccount}:*", "arn:aws:sns"],
-                      [f"arn:aws:sns:us-east-1:{HOME}:topic",
-                       f"arn:aws:sns:eu-west-1:{OTHER}:topic:sub", "not-an-arn"]),
+    "aws:SourceIp": (
+        IP_OPERATORS,
+        ["203.0.113.0/24", "10.0.0.0/8", "2001:db8::/32", "198.51.100.1", "::1"],
+        ["203.0.113.7", "10.1.2.3", "2001:db8::5", "198.51.100.1"],
+    ),
+    "aws:MultiFactorAuthPresent": (
+        ["Bool"],
+        ["true", "false", "TRUE", True, False],
+        ["true", "false", True, False, "True"],
+    ),
+    "aws:MultiFactorAuthAge": (
+        NUMERIC_OPERATORS,
+        ["3600", "300", "0.5", "-1", "abc"],
+        ["30", "7200", 300, "3600", "x"],
+    ),
+    "aws:CurrentTime": (
+        DATE_OPERATORS,
+        ["2024-01-01T00:00:00Z", "2024-06-01T12:00:00+02:00", "2024-06-01", "1717243200", "soon"],
+        ["2024-06-01T12:00:00Z", "2023-12-31T23:59:59.500Z", "1717243200"],
+    ),
+    "aws:EpochTime": (
+        DATE_OPERATORS + NUMERIC_OPERATORS,
+        ["1717243200", "1704067200"],
+        ["1717243200", "1704067200"],
+    ),
+    "aws:TagKeys": (
+        STRING_OPERATORS,
+        ["team", "env", "cost*", "Team"],
+        [["team"], ["team", "env"], ["env", "owner"], []],
+    ),
+    "aws:CalledVia": (
+        STRING_OPERATORS,
+        ["athena.amazonaws.com", "*.amazonaws.com"],
+        [
+            ["athena.amazonaws.com"],
+            ["athena.amazonaws.com", "glue.amazonaws.com"],
+            ["glue.amazonaws.com"],
+            [],
+        ],
+    ),
+    "aws:RequestTag/env": (
+        STRING_OPERATORS,
+        ["prod", "Prod", "dev", "pr*", "${aws:PrincipalTag/env}", "${aws:PrincipalTag/env, 'dev'}"],
+        ["prod", "Prod", "dev"],
+    ),
+    "s3:prefix": (
+        STRING_OPERATORS,
+        ["home/", "home/${aws:username}/*", "home/*", "home/${aws:username, 'nobody'}/"],
+        ["home/alice/", "home/bob/x", "home/", "home/nobody/"],
+    ),
+    "aws:SourceArn": (
+        [*ARN_OPERATORS, "StringLike"],
+        [
+            f"arn:aws:sns:*:{HOME}:*",
+            f"arn:aws:sns:us-east-1:{OTHER}:topic",
+            "arn:aws:sns:us-east-1:${aws:PrincipalAccount}:*",
+            "arn:aws:sns",
+        ],
+        [
+            f"arn:aws:sns:us-east-1:{HOME}:topic",
+            f"arn:aws:sns:eu-west-1:{OTHER}:topic:sub",
+            "not-an-arn",
+        ],
+    ),
     "test:Blob": (["BinaryEquals"], ["aGVsbG8=", "d29ybGQ="], ["aGVsbG8=", "d29ybGQ=", "!!"]),
     "aws:username": (STRING_OPERATORS, ["alice", "Alice", "bob", "a*", "${aws:username}"], []),
-    "aws:PrincipalTag/team": (STRING_OPERATORS,
-                              ["blue", "red", "${aws:PrincipalTag/team, 'blue'}"], []),
-    "aws:PrincipalArn": ([*ARN_OPERATORS, "StringEquals"],
-                         [f"arn:aws:iam::{HOME}:role/ops/*", ALICE, "arn:aws:iam::*:root"], []),
+    "aws:PrincipalTag/team": (
+        STRING_OPERATORS,
+        ["blue", "red", "${aws:PrincipalTag/team, 'blue'}"],
+        [],
+    ),
+    "aws:PrincipalArn": (
+        [*ARN_OPERATORS, "StringEquals"],
+        [f"arn:aws:iam::{HOME}:role/ops/*", ALICE, "arn:aws:iam::*:root"],
+        [],
+    ),
     "aws:PrincipalType": (STRING_OPERATORS, ["User", "AssumedRole", "Account", "Anonymous"], []),
     "aws:userid": (STRING_OPERATORS, [ALICE_ID, f"{DEPLOY_ID}:*", "${aws:userid}"], []),
     "aws:PrincipalAccount": (STRING_OPERATORS, [HOME, OTHER], []),
     "aws:ResourceAccount": (STRING_OPERATORS, [HOME, OTHER, "${aws:PrincipalAccount}"], []),
 }
 # Derived keys a case sometimes sets itself (the engine must then keep the case's value).
-OVERRIDES: dict[str, list[Any]] = {"aws:username": ["mallory", "alice"],
-                                   "aws:PrincipalAccount": [OTHER],
-                                   "aws:PrincipalTag/team": ["red"]}
+OVERRIDES: dict[str, list[Any]] = {
+    "aws:username": ["mallory", "alice"],
+    "aws:PrincipalAccount": [OTHER],
+    "aws:PrincipalTag/team": ["red"],
+}
 
 
 @dataclass(frozen=True)
@@ -200,14 +305,18 @@ def condition_blocks(draw: st.DrawFn) -> dict[str, dict[str, Any]]:
         else:
             operator = draw(st.sampled_from(operators))
             multivalued = key in ("aws:TagKeys", "aws:CalledVia")
-            qualifier = draw(st.sampled_from(
-                ["", "ForAllValues:", "ForAnyValue:"] if multivalued else ["", "", "", "",
-                                                                         "ForAnyValue:",
-                                                                         "ForAllValues:"]))
+            qualifier = draw(
+                st.sampled_from(
+                    ["", "ForAllValues:", "ForAnyValue:"]
+                    if multivalued
+                    else ["", "", "", "", "ForAnyValue:", "ForAllValues:"]
+                )
+            )
             suffix = draw(st.sampled_from(["", "", "", "IfExists"]))
             operator = f"{qualifier}{operator}{suffix}"
-            values = draw(st.lists(st.sampled_from(policy_values), min_size=1, max_size=2,
-                                   unique_by=str))
+            values = draw(
+                st.lists(st.sampled_from(policy_values), min_size=1, max_size=2, unique_by=str)
+            )
             value = values[0] if len(values) == 1 and draw(st.booleans()) else values
         block.setdefault(operator, {})[draw(key_spelling(key))] = value
     return block
@@ -230,8 +339,11 @@ def principal_elements(draw: st.DrawFn, focus: Focus = NO_FOCUS) -> Any:
 
 @st.composite
 def not_principal_elements(draw: st.DrawFn, focus: Focus = NO_FOCUS) -> dict[str, Any]:
-    group = draw(st.sampled_from(pool_with(IDENTITY_GROUPS, [focus.principal_names]
-                                           if focus.principal_names else [])))
+    group = draw(
+        st.sampled_from(
+            pool_with(IDENTITY_GROUPS, [focus.principal_names] if focus.principal_names else [])
+        )
+    )
     listed = [value for value in group if draw(st.integers(0, 3)) > 0]
     extra = draw(st.lists(st.sampled_from(AWS_PRINCIPAL_VALUES[1:]), max_size=1))
     values = list(dict.fromkeys(listed + extra)) or [group[0]]
@@ -243,9 +355,15 @@ def one_or_list(values: list[str], single: bool) -> Any:
 
 
 @st.composite
-def statements(draw: st.DrawFn, *, effect: str | None = None, variables: bool = True,
-               resource_policy: bool = False, trust: bool = False,
-               focus: Focus = NO_FOCUS) -> dict[str, Any]:
+def statements(
+    draw: st.DrawFn,
+    *,
+    effect: str | None = None,
+    variables: bool = True,
+    resource_policy: bool = False,
+    trust: bool = False,
+    focus: Focus = NO_FOCUS,
+) -> dict[str, Any]:
     """One valid statement; trust policies have no Resource element and no NotPrincipal."""
     chosen_effect = effect or draw(st.sampled_from(["Allow"] * 5 + ["Deny"]))
     statement: dict[str, Any] = {"Effect": chosen_effect}
@@ -254,8 +372,14 @@ def statements(draw: st.DrawFn, *, effect: str | None = None, variables: bool = 
             statement["NotPrincipal"] = draw(not_principal_elements(focus))
         else:
             statement["Principal"] = draw(principal_elements(focus))
-    action_values = draw(st.lists(st.sampled_from(pool_with(ACTION_PATTERNS, focus.actions)),
-                                  min_size=1, max_size=2, unique=True))
+    action_values = draw(
+        st.lists(
+            st.sampled_from(pool_with(ACTION_PATTERNS, focus.actions)),
+            min_size=1,
+            max_size=2,
+            unique=True,
+        )
+    )
     action_element = "NotAction" if draw(st.integers(0, 4)) == 0 else "Action"
     statement[action_element] = one_or_list(action_values, draw(st.booleans()))
     if not trust:
@@ -263,8 +387,7 @@ def statements(draw: st.DrawFn, *, effect: str | None = None, variables: bool = 
         if variables:
             pool = pool + ESCAPE_RESOURCE_PATTERNS
         pool = pool_with(pool, focus.resources)
-        resource_values = draw(st.lists(st.sampled_from(pool), min_size=1, max_size=2,
-                                        unique=True))
+        resource_values = draw(st.lists(st.sampled_from(pool), min_size=1, max_size=2, unique=True))
         resource_element = "NotResource" if draw(st.integers(0, 5)) == 0 else "Resource"
         statement[resource_element] = one_or_list(resource_values, draw(st.booleans()))
     if draw(st.integers(0, 9)) < 3:
@@ -273,12 +396,19 @@ def statements(draw: st.DrawFn, *, effect: str | None = None, variables: bool = 
 
 
 @st.composite
-def documents(draw: st.DrawFn, *, resource_policy: bool = False, trust: bool = False,
-              focus: Focus = NO_FOCUS, max_statements: int = 3) -> dict[str, Any]:
+def documents(
+    draw: st.DrawFn,
+    *,
+    resource_policy: bool = False,
+    trust: bool = False,
+    focus: Focus = NO_FOCUS,
+    max_statements: int = 3,
+) -> dict[str, Any]:
     version = draw(st.sampled_from(["2012-10-17"] * 8 + ["2008-10-17", None]))
     variables = version == "2012-10-17"
-    statement_strategy = statements(variables=variables, resource_policy=resource_policy,
-                                    trust=trust, focus=focus)
+    statement_strategy = statements(
+        variables=variables, resource_policy=resource_policy, trust=trust, focus=focus
+    )
     body = draw(st.lists(statement_strategy, min_size=1, max_size=max_statements))
     document: dict[str, Any] = {}
     if version is not None:
@@ -288,8 +418,10 @@ def documents(draw: st.DrawFn, *, resource_policy: bool = False, trust: bool = F
     return document
 
 
-FULL_ACCESS = {"Version": "2012-10-17",
-               "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+FULL_ACCESS = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
+}
 
 
 @st.composite
@@ -298,8 +430,10 @@ def limiting_documents(draw: st.DrawFn, focus: Focus = NO_FOCUS) -> dict[str, An
     document = draw(documents(focus=focus))
     if draw(st.booleans()):
         body = document["Statement"]
-        document["Statement"] = [copy.deepcopy(FULL_ACCESS["Statement"][0]),
-                                 *(body if isinstance(body, list) else [body])]
+        document["Statement"] = [
+            copy.deepcopy(FULL_ACCESS["Statement"][0]),
+            *(body if isinstance(body, list) else [body]),
+        ]
     return document
 
 
@@ -307,8 +441,7 @@ def limiting_documents(draw: st.DrawFn, focus: Focus = NO_FOCUS) -> dict[str, An
 def scp_chains(draw: st.DrawFn, focus: Focus = NO_FOCUS) -> list[list[dict[str, Any]]]:
     levels = []
     for _ in range(draw(st.integers(1, 2))):
-        level = draw(st.lists(documents(focus=focus, max_statements=2), min_size=0,
-                              max_size=2))
+        level = draw(st.lists(documents(focus=focus, max_statements=2), min_size=0, max_size=2))
         if draw(st.booleans()):
             level.insert(0, copy.deepcopy(FULL_ACCESS))
         levels.append(level or [copy.deepcopy(FULL_ACCESS)])
@@ -345,8 +478,9 @@ def cases(draw: st.DrawFn) -> dict[str, Any]:
     policies: dict[str, Any] = {}
     identity_count = draw(st.sampled_from([None, 0, 1, 1, 1, 1, 2, 2, 3]))
     if identity_count is not None:
-        policies["identity"] = draw(st.lists(documents(focus=focus), min_size=identity_count,
-                                             max_size=identity_count))
+        policies["identity"] = draw(
+            st.lists(documents(focus=focus), min_size=identity_count, max_size=identity_count)
+        )
     if draw(st.integers(0, 4)) < 3:
         policies["resource"] = draw(documents(resource_policy=True, trust=trust, focus=focus))
     if draw(st.integers(0, 2)) == 0:
@@ -355,9 +489,14 @@ def cases(draw: st.DrawFn) -> dict[str, Any]:
         policies["session"] = draw(st.lists(limiting_documents(focus), min_size=1, max_size=2))
     if draw(st.integers(0, 3)) == 0:
         policies["scp"] = draw(scp_chains(focus))
-    case: dict[str, Any] = {"name": "generated", "principal": principal, "action": action,
-                            "resource": resource, "context": draw(contexts()),
-                            "policies": policies}
+    case: dict[str, Any] = {
+        "name": "generated",
+        "principal": principal,
+        "action": action,
+        "resource": resource,
+        "context": draw(contexts()),
+        "policies": policies,
+    }
     if draw(st.integers(0, 4)) == 0:
         case["resource_account"] = draw(st.sampled_from([HOME, OTHER]))
     return case
@@ -370,8 +509,10 @@ def allow_everything(trust: bool = False, **fields: Any) -> dict[str, Any]:
     return statement
 
 
-NARROW_DOCUMENT = {"Version": "2012-10-17",
-                   "Statement": [{"Effect": "Allow", "Action": "ec2:*", "Resource": "*"}]}
+NARROW_DOCUMENT = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Action": "ec2:*", "Resource": "*"}],
+}
 
 
 @st.composite
@@ -381,11 +522,22 @@ def condition_cases(draw: st.DrawFn) -> dict[str, Any]:
     version = draw(st.sampled_from(["2012-10-17", "2012-10-17", "2008-10-17"]))
     body = [allow_everything(Condition=draw(condition_blocks()))]
     if draw(st.booleans()):
-        body.append({"Effect": "Deny", "Action": "*", "Resource": "*",
-                     "Condition": draw(condition_blocks())})
-    return {"name": "generated-conditions", "principal": principal, "action": "s3:GetObject",
-            "resource": draw(st.sampled_from(RESOURCES[:3])), "context": draw(contexts()),
-            "policies": {"identity": [{"Version": version, "Statement": body}]}}
+        body.append(
+            {
+                "Effect": "Deny",
+                "Action": "*",
+                "Resource": "*",
+                "Condition": draw(condition_blocks()),
+            }
+        )
+    return {
+        "name": "generated-conditions",
+        "principal": principal,
+        "action": "s3:GetObject",
+        "resource": draw(st.sampled_from(RESOURCES[:3])),
+        "context": draw(contexts()),
+        "policies": {"identity": [{"Version": version, "Statement": body}]},
+    }
 
 
 @st.composite
@@ -399,8 +551,14 @@ def principal_cases(draw: st.DrawFn) -> dict[str, Any]:
     focus = focus_of(principal, action, resource)
     body = [allow_everything(trust, Principal=draw(principal_elements(focus)))]
     if not trust and draw(st.integers(0, 2)) == 0:
-        body.append({"Effect": "Deny", "NotPrincipal": draw(not_principal_elements(focus)),
-                     "Action": "*", "Resource": "*"})
+        body.append(
+            {
+                "Effect": "Deny",
+                "NotPrincipal": draw(not_principal_elements(focus)),
+                "Action": "*",
+                "Resource": "*",
+            }
+        )
     policies: dict[str, Any] = {"resource": {"Version": "2012-10-17", "Statement": body}}
     if draw(st.booleans()):
         policies["identity"] = [{"Version": "2012-10-17", "Statement": [allow_everything()]}]
@@ -408,9 +566,14 @@ def principal_cases(draw: st.DrawFn) -> dict[str, Any]:
         policies["boundary"] = copy.deepcopy(NARROW_DOCUMENT)
     if draw(st.integers(0, 2)) == 0:
         policies["session"] = [copy.deepcopy(NARROW_DOCUMENT)]
-    case: dict[str, Any] = {"name": "generated-principals", "principal": principal,
-                            "action": action, "resource": resource, "context": {},
-                            "policies": policies}
+    case: dict[str, Any] = {
+        "name": "generated-principals",
+        "principal": principal,
+        "action": action,
+        "resource": resource,
+        "context": {},
+        "policies": policies,
+    }
     if draw(st.integers(0, 3)) == 0:
         case["resource_account"] = draw(st.sampled_from([HOME, OTHER]))
     return case

@@ -173,8 +173,13 @@ def describe_caller(principal: dict[str, Any]) -> Caller:
     return Caller("other", arn, account, unique_id=given_id)
 
 
-PRINCIPAL_TYPES = {"user": "User", "session": "AssumedRole", "root": "Account",
-                   "federated": "FederatedUser", "anonymous": "Anonymous"}
+PRINCIPAL_TYPES = {
+    "user": "User",
+    "session": "AssumedRole",
+    "root": "Account",
+    "federated": "FederatedUser",
+    "anonymous": "Anonymous",
+}
 
 
 def derived_keys(caller: Caller, given_id: str | None) -> Context:
@@ -342,12 +347,16 @@ def as_string_list(value: Any) -> list[str]:
     return [as_string(value)]
 
 
-def condition_entry_holds(operator: str, key: str, raw_values: Any, request: Request,
-                          variables: bool) -> bool:
+def condition_entry_holds(
+    operator: str, key: str, raw_values: Any, request: Request, variables: bool
+) -> bool:
     present = lookup(request.context, key)
     if operator == "Null":
-        return any((v.lower() == "true") == (present is None)
-                   for v in as_string_list(raw_values) if v.lower() in ("true", "false"))
+        return any(
+            (v.lower() == "true") == (present is None)
+            for v in as_string_list(raw_values)
+            if v.lower() in ("true", "false")
+        )
     qualifier = ""
     if operator.startswith(("ForAllValues:", "ForAnyValue:")):
         qualifier, operator = operator.split(":", 1)
@@ -399,8 +408,10 @@ def as_list(value: Any) -> list[Any]:
 
 
 def action_listed(patterns: Any, action: str) -> bool:
-    return any(glob_match(lowered(plain_tokens(p, wildcards=True)), action.lower())
-               for p in as_list(patterns))
+    return any(
+        glob_match(lowered(plain_tokens(p, wildcards=True)), action.lower())
+        for p in as_list(patterns)
+    )
 
 
 def resource_listed(patterns: Any, request: Request, variables: bool) -> bool:
@@ -429,8 +440,9 @@ def statement_applies(statement: dict[str, Any], request: Request, variables: bo
 def principal_entries(element: Any) -> list[tuple[str, str]]:
     if isinstance(element, str):
         return [("AWS", element)]
-    return [(block, as_string(value)) for block, values in element.items()
-            for value in as_list(values)]
+    return [
+        (block, as_string(value)) for block, values in element.items() for value in as_list(values)
+    ]
 
 
 def is_account_entry(value: str, account: str | None) -> bool:
@@ -509,13 +521,15 @@ def has_matching(documents: list[dict[str, Any]], effect: str, request: Request)
     for document in documents:
         for statement in statements_of(document):
             if statement.get("Effect") == effect and statement_applies(
-                    statement, request, uses_variables(document)):
+                statement, request, uses_variables(document)
+            ):
                 return True
     return False
 
 
-def resource_match_kinds(document: dict[str, Any] | None, effect: str,
-                         request: Request) -> list[str]:
+def resource_match_kinds(
+    document: dict[str, Any] | None, effect: str, request: Request
+) -> list[str]:
     kinds: list[str] = []
     for statement in statements_of(document or {}):
         if statement.get("Effect") != effect:
@@ -534,8 +548,9 @@ def resource_match_kinds(document: dict[str, Any] | None, effect: str,
 def reference_decide(case: dict[str, Any]) -> str:
     caller = describe_caller(case["principal"])
     resource_account = resource_account_of(case, caller)
-    request = Request(caller, case["action"], case["resource"],
-                      build_context(case, caller, resource_account))
+    request = Request(
+        caller, case["action"], case["resource"], build_context(case, caller, resource_account)
+    )
     policies = case.get("policies", {})
     identity: list[dict[str, Any]] = policies.get("identity", [])
     resource_policy: dict[str, Any] | None = policies.get("resource")
@@ -575,5 +590,9 @@ def reference_decide(case: dict[str, Any]) -> str:
 
 def is_assume_role_on_role(request: Request) -> bool:
     parts = request.resource.split(":", 5)
-    return (request.action.lower() in ASSUME_ROLE_ACTIONS and len(parts) == 6
-            and parts[2] == "iam" and parts[5].startswith("role/"))
+    return (
+        request.action.lower() in ASSUME_ROLE_ACTIONS
+        and len(parts) == 6
+        and parts[2] == "iam"
+        and parts[5].startswith("role/")
+    )

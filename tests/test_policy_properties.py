@@ -122,8 +122,9 @@ def cases_with_added_statement(draw: st.DrawFn, effect: str) -> tuple[Case, Case
         trust=trust,
         focus=focus_of(case["principal"], case["action"], case["resource"]),
     )
-    statement = draw(st.one_of(random_statement, st.just(
-        universal_statement(effect, in_resource_policy, trust))))
+    statement = draw(
+        st.one_of(random_statement, st.just(universal_statement(effect, in_resource_policy, trust)))
+    )
     body = document["Statement"]
     document["Statement"] = [*body, statement] if isinstance(body, list) else [body, statement]
     return case, changed

@@ -60,9 +60,11 @@ class ConsoleClient:
         return response
 
     def _remember(self, response: httpx.Response) -> None:
-        found = _CSRF.search(response.text) if "text/html" in response.headers.get(
-            "content-type", ""
-        ) else None
+        found = (
+            _CSRF.search(response.text)
+            if "text/html" in response.headers.get("content-type", "")
+            else None
+        )
         if found:
             self.csrf = found.group(1)
 

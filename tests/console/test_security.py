@@ -187,9 +187,7 @@ def attacker(request: pytest.FixtureRequest) -> Iterator[AttackerSite]:
 
 
 def _session_cookie(tab: Tab) -> str | None:
-    return next(
-        (c["value"] for c in tab.context.cookies() if c["name"] == SESSION_COOKIE), None
-    )
+    return next((c["value"] for c in tab.context.cookies() if c["name"] == SESSION_COOKIE), None)
 
 
 def _auto_submit(action: str, fields: dict[str, str]) -> str:
@@ -507,9 +505,9 @@ def test_a_cookie_replayed_after_sign_out_is_refused(
         assert home.headers["location"].startswith("/signin?redirect_uri=")
         for path in ("/console/exit-role", "/console/signout", "/switchrole"):
             answer = replay.post(path, data={"csrf": token or ""})
-            assert answer.status_code == 303 and answer.headers["location"].startswith(
-                "/signin"
-            ), path
+            assert answer.status_code == 303 and answer.headers["location"].startswith("/signin"), (
+                path
+            )
         assert replay.get("/console/s3").status_code == 303
 
 
