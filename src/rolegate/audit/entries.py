@@ -26,7 +26,6 @@ from .record import DATA, lookup_username
 
 __all__ = [
     "Entry",
-    "decode_line",
     "decode_lines",
     "encode_capture",
     "encode_records",
@@ -123,19 +122,6 @@ def _entry(meta_text: str | bytes | memoryview, record: str) -> Entry:
     if type(meta) is not list or len(meta) != 10:
         raise ValueError("not a journal line")
     return Entry._make([*meta, record])
-
-
-def decode_line(line: bytes | str) -> list[Entry]:
-    """The entries of one journal line (ValueError when it is not one)."""
-    if isinstance(line, bytes):
-        line = line.decode()
-    line = line.rstrip("\n")
-    if line.startswith("{"):
-        return _captured_entries(line)
-    meta_text, tab, record = line.partition("\t")
-    if not tab:
-        raise ValueError("not a journal line")
-    return [_entry(meta_text, record)]
 
 
 def decode_lines(data: bytes, source: str) -> list[Entry]:

@@ -344,9 +344,6 @@ class _Maintained(AuditTrail):
     def _round(self) -> None:
         self.flush()
 
-    def ingest_orphans(self) -> int:
-        return 0
-
     def close(self) -> None:
         self._stop.set()
         if self._thread is not None:
