@@ -3,6 +3,7 @@ and `rolegate audit export` reads them, the journals of stopped servers included
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -227,4 +228,28 @@ def test_an_ingester_that_dies_is_started_again_and_nothing_is_lost(tmp_path: Pa
     finally:
         server.send_signal(signal.SIGTERM)
         assert server.wait(timeout=30) == 0
+    database.dispose()
+
+
+def test_the_ingester_survives_a_burst_of_parent_death_signals(tmp_path: Path) -> None:
+    """The parent-death signal comes once per exiting thread of the parent: a handler that
+    took a lock deadlocked when the next one arrived inside it (seen in CI: an ingester left
+    sleeping forever). Each signal now only sets a flag."""
+    data, database, _, _ = _store_with_account(tmp_path, "signals")
+    command = [sys.executable, "-m", "rolegate", "audit", "ingest", "--follow"]
+    command += ["--parent", str(os.getpid()), "--interval", "3600", "--data", str(data)]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(1.5)  # past its start-up: in its loop, its handlers installed
+        deadline = time.monotonic() + 1.0
+        while time.monotonic() < deadline and process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(process.pid, signal.SIGHUP)
+        # It ends (its last round done); a signal that comes after its handlers were undone
+        # at interpreter exit ends it as SIGHUP does by default.
+        assert process.wait(timeout=30) in (0, -signal.SIGHUP)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
     database.dispose()

@@ -13,7 +13,6 @@ import ctypes
 import heapq
 import os
 import signal
-import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -27,7 +26,13 @@ from ..cli_store import open_store, store_options
 from ..store.database import Database, as_utc
 from ..store.schema import audit_data_events, audit_events
 from .entries import prune_events
-from .recorder import DEFAULT_RETENTION_DAYS, ingest_journals, journal_directory, run_ingester
+from .recorder import (
+    DEFAULT_RETENTION_DAYS,
+    SignalFlag,
+    ingest_journals,
+    journal_directory,
+    run_ingester,
+)
 
 __all__ = ["audit"]
 
@@ -182,7 +187,7 @@ def tail(
         database.dispose()
 
 
-def _stop_orphaned(stop: threading.Event, orphaned: threading.Event) -> None:
+def _stop_orphaned(stop: SignalFlag, orphaned: SignalFlag) -> None:
     orphaned.set()
     stop.set()
 
@@ -228,7 +233,7 @@ def ingest(
             pruned = prune_events(database, retention_days)
             click.echo(f"{stored} events stored, {pruned} pruned")
             return
-        stop, orphaned = threading.Event(), threading.Event()
+        stop, orphaned = SignalFlag(), SignalFlag()
         for stop_signal in (signal.SIGINT, signal.SIGTERM):
             signal.signal(stop_signal, lambda *_: stop.set())
         if parent is not None:

@@ -48,7 +48,7 @@ import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from sqlalchemy.engine import make_url
 
@@ -73,6 +73,7 @@ __all__ = [
     "DirectAuditTrail",
     "DisabledAuditTrail",
     "JournalAuditTrail",
+    "SignalFlag",
     "audit_trail_for",
     "ingest_journals",
     "journal_directory",
@@ -190,6 +191,35 @@ def _ingest_when_unlocked(database: Database, directory: Path, pid: int) -> int:
     return stored
 
 
+class Flag(Protocol):
+    def is_set(self) -> bool: ...
+
+
+class SignalFlag:
+    """A flag a signal handler may set: no lock (a `threading.Event` takes one, and a second
+    signal arriving inside `set` deadlocked on it: the parent-death signal comes once per
+    exiting thread of the parent)."""
+
+    def __init__(self) -> None:
+        self._set = False
+
+    def set(self) -> None:
+        self._set = True
+
+    def is_set(self) -> bool:
+        return self._set
+
+
+def _sleep_unless(stop: Flag, seconds: float) -> None:
+    """Sleep `seconds`, or less once `stop` is set (looked at every 0.1 s)."""
+    deadline = time.monotonic() + seconds
+    while not stop.is_set():
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return
+        time.sleep(min(remaining, 0.1))
+
+
 def run_ingester(
     database: Database,
     directory: Path,
@@ -197,15 +227,15 @@ def run_ingester(
     *,
     interval: float = 1.0,
     parent: int | None = None,
-    stop: threading.Event | None = None,
-    orphaned: threading.Event | None = None,
+    stop: Flag | None = None,
+    orphaned: Flag | None = None,
 ) -> int:
     """Ingest the closed journals in `directory` every `interval` seconds and prune hourly,
     until `stop` is set or the process `parent` has ended; then one last round. When
     `orphaned` is set the parent is dying: the last round waits (up to 10 s) for its
     journals to be unlocked, which happens only once all its threads are gone. The loop of
     `rolegate audit ingest --follow`. Returns the number of events stored."""
-    stop = stop or threading.Event()
+    stop = stop or SignalFlag()
     stored = 0
     next_prune = 0.0
     while True:
@@ -221,10 +251,10 @@ def run_ingester(
         except Exception:  # the journals stay: the next round retries
             log.warning("audit ingestion failed", exc_info=True)
             if not last:
-                stop.wait(5.0)
+                _sleep_unless(stop, 5.0)
         if last:
             return stored
-        stop.wait(interval)
+        _sleep_unless(stop, interval)
 
 
 # --------------------------------------------------------------------------- trails
