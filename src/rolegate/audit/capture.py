@@ -33,9 +33,8 @@ from .record import (
     SECRET_QUERY_PREFIX,
     api_call,
     clean,
-    derived_event_ids,
-    event_id_for,
     read_only_name,
+    request_event_ids,
     resource_of_arn,
     shared_copies,
     shared_identity_for_caller,
@@ -122,7 +121,7 @@ def capture_query(
     """What the request path keeps of one IAM/STS/EC2 call (`error`: code and message of a
     failure): JSON, its parameters and result already `clean` (no secret leaves the
     request). `records_of_capture` builds the records from it (their event ids follow from
-    its time and request id: `record.event_id_for`)."""
+    its time and request id: `record.request_event_ids`)."""
     read_only = read_only_name(operation)
     response = None
     if error is None and result and (not read_only or operation in _SESSION_RESULTS):
@@ -160,7 +159,7 @@ def _query_records_of(capture: Mapping[str, Any]) -> list[dict[str, Any]]:
             found = resource_of_arn(arn) or _ec2_resource(arn)
             if found is not None and found not in resources:
                 resources.append(found)
-    event_ids = derived_event_ids(event_id_for(capture["time"], capture["requestID"]))
+    event_ids = request_event_ids(capture["time"], capture["requestID"])
     record = api_call(
         identity=identity,
         event_time=capture["time"],
@@ -281,7 +280,7 @@ def capture_s3(
 
 def _s3_records_of(capture: Mapping[str, Any]) -> list[dict[str, Any]]:
     operation, error = capture["operation"], capture["error"]
-    event_ids = derived_event_ids(event_id_for(capture["time"], capture["requestID"]))
+    event_ids = request_event_ids(capture["time"], capture["requestID"])
     record = api_call(
         identity=capture["identity"],
         event_time=capture["time"],

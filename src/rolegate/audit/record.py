@@ -42,8 +42,6 @@ __all__ = [
     "clean",
     "cloudtrail_time",
     "console_event",
-    "derived_event_ids",
-    "event_id_for",
     "identity_for_caller",
     "identity_for_key",
     "identity_for_session",
@@ -51,6 +49,7 @@ __all__ = [
     "lookup_username",
     "new_event_id",
     "read_only_name",
+    "request_event_ids",
     "resource_of_arn",
     "shared_copies",
     "shared_identity_for_caller",
@@ -190,28 +189,23 @@ def new_event_id() -> str:
     return _uuid7_text((time.time_ns() // 1_000_000) << 80 | _random_bits(80))
 
 
-def event_id_for(moment: float, request_id: str) -> str:
-    """The first event id of a request: a version 7 UUID of its time (milliseconds) and bits
-    hashed from its request id, so that building its records twice gives the same ids
-    without drawing (or journaling) one on the request path."""
-    digest = hashlib.blake2b(request_id.encode(), digest_size=10).digest()
-    return _uuid7_text(int(moment * 1000) << 80 | int.from_bytes(digest, "big"))
+def _hashed_uuid7(millisecond: int, text: str) -> str:
+    digest = hashlib.blake2b(text.encode(), digest_size=10).digest()
+    return _uuid7_text(millisecond << 80 | int.from_bytes(digest, "big"))
 
 
-def derived_event_ids(first: str) -> Callable[[], str]:
-    """The event ids of one request's records: `first`, then ids derived from it (same
-    millisecond, bits from a hash), so that building the records again from the same journal
-    line gives the same ids (and a line ingested twice is stored once)."""
-    millisecond = int(first.replace("-", "")[:12], 16)
+def request_event_ids(moment: float, request_id: str) -> Callable[[], str]:
+    """The event ids of one request's records, in the order they are asked for: version 7
+    UUIDs of its time (milliseconds) with bits hashed from its request id (and a counter),
+    so that building its records again from the same journal line gives the same ids (a
+    line ingested twice is stored once) and nothing is drawn on the request path."""
+    millisecond = int(moment * 1000)
     issued = 0
 
     def next_id() -> str:
         nonlocal issued
         issued += 1
-        if issued == 1:
-            return first
-        digest = hashlib.blake2b(f"{first}/{issued}".encode(), digest_size=10).digest()
-        return _uuid7_text(millisecond << 80 | int.from_bytes(digest, "big"))
+        return _hashed_uuid7(millisecond, request_id if issued == 1 else f"{request_id}/{issued}")
 
     return next_id
 
