@@ -71,6 +71,19 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+def _error(service: str | None, code: str, message: str, status: int) -> Response:
+    """An error answered before (or after) the gateway, in the service's protocol."""
+    rid = new_request_id()
+    if service in JSON_SERVICES or service in REST_JSON_SERVICES:
+        _, error = json_error_response(code, message, status)
+        content_type = "application/x-amz-json-1.1"
+    else:
+        protocol = get_protocol("ec2" if service in EC2_SERVICES else "iam")
+        error = protocol.serialize_error(code, message, status, rid)
+        content_type = "text/xml"
+    return Response(error, status, {"Content-Type": content_type, "x-amzn-RequestId": rid})
+
+
 def create_app(
     database: Database,
     signing_clock: Clock | None = None,
@@ -101,20 +114,7 @@ def create_app(
         try:
             body = await _read_body(request, MAX_QUERY_BODY)
         except _BodyTooLarge:
-            rid = new_request_id()
-            if service in JSON_SERVICES or service in REST_JSON_SERVICES:
-                _, error = json_error_response(
-                    "RequestEntityTooLarge", "Request body is too large.", 413
-                )
-                return Response(
-                    error,
-                    413,
-                    {"Content-Type": "application/x-amz-json-1.1", "x-amzn-RequestId": rid},
-                )
-            error = get_protocol("ec2" if service in EC2_SERVICES else "iam").serialize_error(
-                "RequestEntityTooLarge", "Request body is too large.", 413, rid
-            )
-            return Response(error, 413, {"Content-Type": "text/xml", "x-amzn-RequestId": rid})
+            return _error(service, "RequestEntityTooLarge", "Request body is too large.", 413)
         raw_path = scope.get("raw_path") or scope["path"].encode()
         http_request = sigv4.HttpRequest(
             method=request.method,
@@ -139,13 +139,7 @@ def create_app(
             except Exception:
                 log.exception("journaling the audit events of a request failed")
                 if result.status < 400:  # a success that cannot be recorded is not acknowledged
-                    rid = new_request_id()
-                    error = get_protocol("iam").serialize_error(
-                        "InternalFailure", INTERNAL_FAILURE_MESSAGE, 500, rid
-                    )
-                    return Response(
-                        error, 500, {"Content-Type": "text/xml", "x-amzn-RequestId": rid}
-                    )
+                    return _error(service, "InternalFailure", INTERNAL_FAILURE_MESSAGE, 500)
             return Response(result.body, result.status, result.headers)
         result = await anyio.to_thread.run_sync(
             handler,
